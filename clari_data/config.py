@@ -1,0 +1,309 @@
+"""Settings: one object, read from `clari.toml`, environment overrides and secrets.
+
+Precedence for each value: environment variable > `.streamlit/secrets.toml` (API key only) >
+`clari.toml` > built-in default. No API key anywhere means demo mode: the built-in simulator.
+
+Every problem is reported as one `ConfigError` naming the key and what is wrong, so the CLI and
+the app can show a single line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PERIOD_RE = re.compile(r"^\d{4}_Q[1-4]$")
+EXPORT_TYPES = ("forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed")
+DEFAULT_BASE_URL = "https://api.clari.com/v4"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the person who has to fix it."""
+
+
+class Secret:
+    """Holds a credential so that printing, logging or repr-ing it never reveals it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self):  # pickling would write the key into caches and files
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class ClariSettings:
+    base_url: str = DEFAULT_BASE_URL
+    api_key: Secret | None = field(default=None, repr=False)
+    forecast_ids: tuple[str, ...] = ("net_arr",)
+    periods_back: int = 1
+    time_periods: tuple[str, ...] = ()  # explicit periods; empty means current quarter + periods_back
+    types_to_export: tuple[str, ...] = EXPORT_TYPES
+    currency: str | None = None
+    scope_id: str | None = None
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+    poll_interval_seconds: float = 5.0
+    poll_deadline_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
+class FieldRoles:
+    commit: str = "fc_commit"
+    best_case: str = "fc_best_case"
+    quota: str = "fc_quota"
+    closed: str = "crm_closed_won"
+    pipeline: str = "crm_pipeline"
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    path: str = "data/clari.duckdb"
+    memory_limit: str | None = None  # DuckDB's memory_limit, e.g. "1GB"; None leaves DuckDB's default
+    downloads_dir: str | None = None  # where exports land before loading; default beside the warehouse
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    coverage_min: float = 3.0
+    accuracy_min_pct: float = 80.0
+    change_pct: float = 10.0
+    change_min_amount: float = 5000.0
+    stale_after_hours: float = 26.0
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    cron: str | None = "0 6 * * *"  # crontab: minute hour day month day-of-week
+    interval_minutes: float | None = None  # used instead of cron when set
+    timezone: str = "UTC"
+    misfire_grace_seconds: int = 3600
+    manual_cooldown_seconds: int = 300
+    manual_refresh: bool = True  # False hides "Refresh now" (when no sign-in decides who may)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    seed: int = 7
+    users: int = 60
+    advance_days_per_refresh: float = 1.0
+    job_seconds: float = 0.3  # how long a simulated export job takes to run
+
+
+@dataclass(frozen=True)
+class Settings:
+    clari: ClariSettings = ClariSettings()
+    fields: FieldRoles = FieldRoles()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    alerts: AlertSettings = AlertSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    demo: DemoSettings = DemoSettings()
+    source_path: str | None = None  # the clari.toml that was read, if any
+
+    @property
+    def demo_mode(self) -> bool:
+        return not self.clari.api_key
+
+    def redacted(self) -> dict[str, dict[str, Any]]:
+        """The settings as plain data, safe to show: the key is reduced to whether one is set."""
+        out: dict[str, dict[str, Any]] = {}
+        for section in SECTIONS:
+            values = {}
+            for f in fields(getattr(self, section)):
+                value = getattr(getattr(self, section), f.name)
+                if f.name == "api_key":
+                    value = "(set)" if value else "(not set: demo mode)"
+                elif isinstance(value, tuple):
+                    value = list(value)
+                values[f.name] = value
+            out[section] = values
+        return out
+
+
+SECTIONS: dict[str, type] = {
+    "clari": ClariSettings,
+    "fields": FieldRoles,
+    "warehouse": WarehouseSettings,
+    "alerts": AlertSettings,
+    "schedule": ScheduleSettings,
+    "demo": DemoSettings,
+}
+
+
+def _type_name(kind: Any) -> str:
+    return {
+        "str": "a string",
+        "int": "a whole number",
+        "float": "a number",
+        "bool": "true or false",
+        "tuple[str, ...]": "a list of strings",
+    }.get(kind, str(kind))
+
+
+def _coerce(section: str, key: str, annotation: str, value: Any) -> Any:
+    where = f"[{section}] {key}"
+    optional = annotation.endswith("| None")
+    base = annotation.removesuffix(" | None").strip()
+    if base == "Secret":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string")
+        return Secret(value) if value else None
+    if base == "str":
+        if isinstance(value, str):
+            return value
+    elif base == "bool":
+        if isinstance(value, bool):
+            return value
+    elif base == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif base == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif base == "tuple[str, ...]":
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    shown = type(value).__name__
+    raise ConfigError(
+        f"{where} must be {_type_name(base)}{' (or left out)' if optional else ''}, not {shown} {value!r}"
+    )
+
+
+def _section(section: str, raw: Any, base: Any) -> Any:
+    cls = SECTIONS[section]
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{section}] must be a table of settings")
+    known = {f.name: f for f in fields(cls)}
+    changes = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(
+                f"[{section}] has an unknown key '{key}'; known keys: {', '.join(sorted(known))}"
+            )
+        changes[key] = _coerce(section, key, str(known[key].type), value)
+    return replace(base, **changes)
+
+
+def _validate(s: Settings) -> None:
+    c = s.clari
+    if not c.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"[clari] base_url must start with http:// or https://, not {c.base_url!r}")
+    if not c.forecast_ids or any(not f.strip() for f in c.forecast_ids):
+        raise ConfigError("[clari] forecast_ids must list at least one Forecast Tab id, e.g. [\"net_arr\"]")
+    if c.periods_back < 0 or c.periods_back > 20:
+        raise ConfigError(f"[clari] periods_back must be between 0 and 20, not {c.periods_back}")
+    for period in c.time_periods:
+        check_period(period, "[clari] time_periods")
+    bad = [t for t in c.types_to_export if t not in EXPORT_TYPES]
+    if bad:
+        raise ConfigError(
+            f"[clari] types_to_export has unknown type {bad[0]!r}; allowed: {', '.join(EXPORT_TYPES)}"
+        )
+    for name in ("timeout_seconds", "poll_interval_seconds", "poll_deadline_seconds"):
+        if getattr(c, name) <= 0:
+            raise ConfigError(f"[clari] {name} must be above 0")
+    for f in fields(FieldRoles):
+        if not getattr(s.fields, f.name).strip():
+            raise ConfigError(f"[fields] {f.name} must name the fieldId that plays this role")
+    a = s.alerts
+    for f in fields(AlertSettings):
+        if getattr(a, f.name) < 0:
+            raise ConfigError(f"[alerts] {f.name} must not be negative")
+    sch = s.schedule
+    if sch.interval_minutes is not None and sch.interval_minutes <= 0:
+        raise ConfigError("[schedule] interval_minutes must be above 0")
+    if sch.cron is not None and len(sch.cron.split()) != 5:
+        raise ConfigError(
+            f"[schedule] cron must have five fields (minute hour day month day-of-week), not {sch.cron!r}"
+        )
+    try:
+        ZoneInfo(sch.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"[schedule] timezone {sch.timezone!r} is not a known time zone, e.g. \"Europe/Berlin\"") from None
+    if s.demo.users < 5 or s.demo.users > 10_000:
+        raise ConfigError(f"[demo] users must be between 5 and 10000, not {s.demo.users}")
+
+
+def check_period(period: str, where: str = "time period") -> str:
+    if not isinstance(period, str) or not PERIOD_RE.match(period):
+        raise ConfigError(f"{where}: {period!r} is not a fiscal quarter shaped YYYY_QN, e.g. 2026_Q3")
+    return period
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix the {what} or start from clari.example.toml") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    secrets_path: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Read the settings. Raises ConfigError with one clear message on any bad value."""
+    env = dict(os.environ if env is None else env)
+    explicit = config_path is not None or "CLARI_CONFIG" in env
+    path = Path(config_path or env.get("CLARI_CONFIG") or "clari.toml")
+
+    raw: dict[str, Any] = {}
+    source = None
+    if path.exists():
+        raw = _read_toml(path, "configuration")
+        source = str(path)
+    elif explicit:
+        raise ConfigError(f"configuration file {path} does not exist (set by CLARI_CONFIG or --config)")
+
+    settings = Settings(source_path=source)
+    for section, values in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"{path}: unknown section [{section}]; known sections: {', '.join(SECTIONS)}"
+            )
+        settings = replace(settings, **{section: _section(section, values, getattr(settings, section))})
+
+    clari = settings.clari
+    secrets_file = Path(secrets_path or env.get("CLARI_SECRETS") or ".streamlit/secrets.toml")
+    if not clari.api_key and secrets_file.exists():
+        secret_key = _read_toml(secrets_file, "secrets file").get("clari", {}).get("api_key")
+        if secret_key:
+            clari = replace(clari, api_key=_coerce("clari", "api_key (secrets.toml)", "Secret | None", secret_key))
+    if env.get("CLARI_API_KEY"):
+        clari = replace(clari, api_key=Secret(env["CLARI_API_KEY"]))
+    if env.get("CLARI_BASE_URL"):
+        clari = replace(clari, base_url=env["CLARI_BASE_URL"])
+    warehouse = settings.warehouse
+    if env.get("CLARI_DB_PATH"):
+        warehouse = replace(warehouse, path=env["CLARI_DB_PATH"])
+    settings = replace(settings, clari=clari, warehouse=warehouse)
+    _validate(settings)
+    return settings
