@@ -1,0 +1,201 @@
+-- Loading one downloaded export. Every statement runs inside the load's single transaction, on
+-- the loader's own cursor (temp tables are private to it).
+
+-- name: read_document
+-- The whole file in one read: DuckDB parses it straight from disk. Amounts are read as JSON so
+-- that a non-numeric value is counted and dropped instead of failing the whole read.
+CREATE OR REPLACE TEMP TABLE stage_doc AS
+SELECT *
+FROM read_json($path, format = 'auto', columns = $columns, maximum_object_size = $max_object_size);
+
+-- name: describe_document
+SELECT
+    (SELECT count(*) FROM stage_doc) AS documents,
+    (SELECT bool_or(entries IS NULL) FROM stage_doc) AS no_entries,
+    (SELECT bool_or(users IS NULL) FROM stage_doc) AS no_users,
+    (SELECT bool_or(fields IS NULL) FROM stage_doc) AS no_fields,
+    (SELECT bool_or(timePeriods IS NULL OR len(timePeriods) = 0) FROM stage_doc) AS no_periods,
+    (SELECT bool_or(timeFrames IS NULL) FROM stage_doc) AS no_frames,
+    (SELECT sum(len(entries)) FROM stage_doc) AS entries,
+    (SELECT first(timePeriods[1].timePeriodId) FROM stage_doc) AS time_period;
+
+-- name: stage_entries
+CREATE OR REPLACE TEMP TABLE stage_raw AS
+WITH unnested AS (
+    SELECT generate_subscripts(entries, 1) AS ordinal, unnest(entries) AS e
+    FROM stage_doc
+)
+SELECT
+    ordinal,
+    e.userId AS user_id,
+    e.fieldId AS field_id,
+    e.timePeriodId AS time_period,
+    e.timeFrameId AS time_frame_id,
+    e.forecastValue AS forecast_json,
+    e.quotaValue AS quota_json,
+    e.adjustmentValue AS adjustment_json,
+    e.aggregationTotal AS aggregation_json,
+    try_cast(e.isUpdated AS BOOLEAN) AS is_updated,
+    e.updatedBy AS updated_by,
+    e.updatedOn AS updated_on_json,
+    e.adjustedBy AS adjusted_by,
+    e.adjustedOn AS adjusted_on_json,
+    e.currency.code AS currency
+FROM unnested;
+
+-- name: entry_problems
+-- Counts of what the load drops or flags; the loader turns these into recorded warnings.
+WITH amounts AS (
+    SELECT unnest([forecast_json, quota_json, adjustment_json, aggregation_json]) AS j FROM stage_raw
+),
+refs AS (
+    SELECT
+        r.*,
+        r.user_id IN (SELECT u.userId FROM (SELECT unnest(users) AS u FROM stage_doc)) AS known_user,
+        r.field_id IN (SELECT f.fieldId FROM (SELECT unnest(fields) AS f FROM stage_doc)) AS known_field,
+        r.time_frame_id IN (SELECT t.timeFrameId FROM (SELECT unnest(timeFrames) AS t FROM stage_doc)) AS known_week
+    FROM stage_raw r
+)
+SELECT
+    (SELECT count(*) FROM amounts WHERE j IS NOT NULL AND NOT is_number(j)) AS non_numeric,
+    (SELECT count(*) FROM amounts WHERE is_number(j) AND number_or_null(j) IS NULL) AS out_of_range,
+    (SELECT count(*) FROM amounts WHERE number_or_null(j) < 0) AS negative,
+    (SELECT count(*) FROM refs WHERE user_id IS NULL OR field_id IS NULL OR time_frame_id IS NULL) AS missing_keys,
+    (SELECT count(*) FROM refs WHERE time_period IS DISTINCT FROM $time_period) AS other_period,
+    (SELECT count(*) FROM refs WHERE user_id IS NOT NULL AND NOT known_user) AS unknown_users,
+    (SELECT count(*) FROM refs WHERE field_id IS NOT NULL AND NOT known_field) AS unknown_fields,
+    (SELECT count(*) FROM refs WHERE time_frame_id IS NOT NULL AND NOT known_week) AS unknown_weeks,
+    (SELECT count(*) - count(DISTINCT (user_id, field_id, time_frame_id)) FROM refs
+      WHERE known_user AND known_field AND known_week AND time_period = $time_period) AS duplicates;
+
+-- name: stage_cells
+-- One row per cell: entries that name a known user, field and week of the asked period, the
+-- first of any duplicates, amounts parsed (non-numbers and absurd magnitudes become NULL).
+CREATE OR REPLACE TEMP TABLE stage_cells AS
+SELECT
+    $forecast_id AS forecast_id,
+    time_period,
+    time_frame_id,
+    user_id,
+    field_id,
+    number_or_null(forecast_json) AS forecast_value,
+    number_or_null(quota_json) AS quota_value,
+    number_or_null(adjustment_json) AS adjustment_value,
+    number_or_null(aggregation_json) AS aggregation_total,
+    is_updated,
+    updated_by,
+    epoch_ms_or_null(updated_on_json) AS updated_on,
+    adjusted_by,
+    epoch_ms_or_null(adjusted_on_json) AS adjusted_on,
+    currency
+FROM stage_raw
+WHERE time_period = $time_period
+  AND user_id IN (SELECT u.userId FROM (SELECT unnest(users) AS u FROM stage_doc))
+  AND field_id IN (SELECT f.fieldId FROM (SELECT unnest(fields) AS f FROM stage_doc))
+  AND time_frame_id IN (SELECT t.timeFrameId FROM (SELECT unnest(timeFrames) AS t FROM stage_doc))
+QUALIFY row_number() OVER (PARTITION BY user_id, field_id, time_frame_id ORDER BY ordinal) = 1;
+
+-- name: upsert_users
+INSERT OR REPLACE INTO users
+SELECT
+    u.userId, u.name, u.email, u.crmId, u.hierarchyId, u.hierarchyName,
+    u.parentHierarchyId, u.parentHierarchyName, u.scopeId, $export_id
+FROM (SELECT unnest(users) AS u FROM stage_doc)
+WHERE u.userId IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY u.userId) = 1;
+
+-- name: upsert_fields
+INSERT OR REPLACE INTO fields
+SELECT f.fieldId, f.fieldName, f.fieldType, $export_id
+FROM (SELECT unnest(fields) AS f FROM stage_doc)
+WHERE f.fieldId IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY f.fieldId) = 1;
+
+-- name: upsert_periods
+INSERT OR REPLACE INTO time_periods
+SELECT
+    p.timePeriodId, p.label, CAST(p.year AS VARCHAR), p.type,
+    try_cast(p.startDate AS DATE), try_cast(p.endDate AS DATE), p.crmId
+FROM (SELECT unnest(timePeriods) AS p FROM stage_doc)
+WHERE p.timePeriodId = $time_period
+QUALIFY row_number() OVER (PARTITION BY p.timePeriodId) = 1;
+
+-- name: upsert_frames
+INSERT OR REPLACE INTO time_frames
+SELECT $time_period, t.timeFrameId, try_cast(t.startDate AS DATE), try_cast(t.endDate AS DATE)
+FROM (SELECT unnest(timeFrames) AS t FROM stage_doc)
+WHERE t.timeFrameId IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY t.timeFrameId) = 1;
+
+-- name: diff_counts
+WITH cur AS (
+    SELECT * FROM cell_versions
+    WHERE forecast_id = $forecast_id AND time_period = $time_period AND valid_to IS NULL
+)
+SELECT
+    count(*) FILTER (WHERE cur.user_id IS NULL) AS added,
+    count(*) FILTER (WHERE cur.user_id IS NOT NULL AND s.user_id IS NOT NULL AND NOT same_cell(cur, s)) AS changed,
+    count(*) FILTER (WHERE s.user_id IS NULL) AS removed
+FROM stage_cells s
+FULL OUTER JOIN cur USING (time_frame_id, user_id, field_id);
+
+-- name: detect_changes
+-- A user's number per field is the amount of their cell in the latest week of each export.
+INSERT INTO changes
+WITH prev AS (
+    SELECT user_id, field_id, cell_amount(forecast_value, quota_value, aggregation_total) AS amount
+    FROM cell_versions
+    WHERE forecast_id = $forecast_id AND time_period = $time_period AND valid_to IS NULL
+    QUALIFY time_frame_id = max(time_frame_id) OVER ()
+),
+cur AS (
+    SELECT user_id, field_id, cell_amount(forecast_value, quota_value, aggregation_total) AS amount
+    FROM stage_cells
+    QUALIFY time_frame_id = max(time_frame_id) OVER ()
+),
+moved AS (
+    SELECT
+        user_id, field_id,
+        prev.amount AS previous_amount,
+        cur.amount AS current_amount,
+        coalesce(cur.amount, 0) - coalesce(prev.amount, 0) AS change_amount
+    FROM prev JOIN cur USING (user_id, field_id)
+    WHERE coalesce(cur.amount, 0) <> coalesce(prev.amount, 0)
+)
+SELECT
+    $export_id, $previous_export_id, $forecast_id, $time_period, user_id, field_id,
+    previous_amount, current_amount, change_amount,
+    CASE WHEN coalesce(previous_amount, 0) <> 0 THEN 100 * change_amount / abs(previous_amount) END,
+    abs(change_amount) >= $change_min_amount
+        AND (coalesce(previous_amount, 0) = 0 OR 100 * abs(change_amount) >= $change_pct * abs(previous_amount))
+FROM moved;
+
+-- name: close_versions
+-- Close the current version of every cell the new export changed or no longer carries.
+UPDATE cell_versions AS cur
+SET valid_to = $export_id
+WHERE cur.forecast_id = $forecast_id AND cur.time_period = $time_period AND cur.valid_to IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM stage_cells s
+      WHERE s.time_frame_id = cur.time_frame_id AND s.user_id = cur.user_id AND s.field_id = cur.field_id
+        AND same_cell(cur, s)
+  );
+
+-- name: open_versions
+-- A new version for every cell that has no current one (new, or just closed as changed).
+INSERT INTO cell_versions
+SELECT
+    s.forecast_id, s.time_period, s.time_frame_id, s.user_id, s.field_id, $export_id, NULL,
+    s.forecast_value, s.quota_value, s.adjustment_value, s.aggregation_total,
+    s.is_updated, s.updated_by, s.updated_on, s.adjusted_by, s.adjusted_on, s.currency
+FROM stage_cells s
+WHERE NOT EXISTS (
+    SELECT 1 FROM cell_versions cur
+    WHERE cur.forecast_id = $forecast_id AND cur.time_period = $time_period AND cur.valid_to IS NULL
+      AND cur.time_frame_id = s.time_frame_id AND cur.user_id = s.user_id AND cur.field_id = s.field_id
+);
+
+-- name: drop_stage
+DROP TABLE IF EXISTS stage_doc;
+DROP TABLE IF EXISTS stage_raw;
+DROP TABLE IF EXISTS stage_cells;

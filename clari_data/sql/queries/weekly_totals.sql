@@ -1,0 +1,19 @@
+-- The headline selection's numbers week by week (same rows as headline.sql).
+SELECT
+    w.week_number,
+    v.time_frame_id,
+    w.start_date,
+    sum(v.quota_amount) AS quota_amount,
+    sum(v.closed_amount) AS closed_amount,
+    sum(v.commit_amount) AS commit_amount,
+    sum(v.best_case_amount) AS best_case_amount,
+    sum(v.pipeline_amount) AS pipeline_amount
+FROM role_values v
+JOIN user_directory u USING (user_id)
+JOIN week_numbers w ON w.time_period = v.time_period AND w.time_frame_id = v.time_frame_id
+WHERE v.forecast_id = $forecast_id AND v.time_period = $time_period
+  AND CASE WHEN len($reps) > 0 THEN list_contains($reps, v.user_id)
+           WHEN $team IS NOT NULL THEN v.user_id = $team
+           ELSE u.manager_user_id IS NULL END
+GROUP BY ALL
+ORDER BY w.week_number;
