@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-PERIOD_RE = re.compile(r"^\d{4}_Q[1-4]$")
+# ASCII digits only, and fullmatch: `$` alone would accept a trailing newline.
+PERIOD_RE = re.compile(r"[0-9]{4}_Q[1-4]", re.ASCII)
 EXPORT_TYPES = ("forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed")
 DEFAULT_BASE_URL = "https://api.clari.com/v4"
 
@@ -237,20 +238,30 @@ def _validate(s: Settings) -> None:
     sch = s.schedule
     if sch.interval_minutes is not None and sch.interval_minutes <= 0:
         raise ConfigError("[schedule] interval_minutes must be above 0")
-    if sch.cron is not None and len(sch.cron.split()) != 5:
-        raise ConfigError(
-            f"[schedule] cron must have five fields (minute hour day month day-of-week), not {sch.cron!r}"
-        )
     try:
         ZoneInfo(sch.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"[schedule] timezone {sch.timezone!r} is not a known time zone, e.g. \"Europe/Berlin\"") from None
+    if sch.cron is not None:
+        _check_cron(sch.cron, sch.timezone)
     if s.demo.users < 5 or s.demo.users > 10_000:
         raise ConfigError(f"[demo] users must be between 5 and 10000, not {s.demo.users}")
 
 
+def _check_cron(expression: str, timezone: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(expression.split()) != 5:
+        raise ConfigError(f"[schedule] cron must have five fields (minute hour day month day-of-week), "
+                          f"not {expression!r}")
+    try:
+        CronTrigger.from_crontab(expression, timezone=timezone)
+    except ValueError as exc:
+        raise ConfigError(f"[schedule] cron {expression!r} is not a valid schedule: {exc}") from None
+
+
 def check_period(period: str, where: str = "time period") -> str:
-    if not isinstance(period, str) or not PERIOD_RE.match(period):
+    if not isinstance(period, str) or not PERIOD_RE.fullmatch(period):
         raise ConfigError(f"{where}: {period!r} is not a fiscal quarter shaped YYYY_QN, e.g. 2026_Q3")
     return period
 
@@ -293,7 +304,7 @@ def load_settings(
 
     clari = settings.clari
     secrets_file = Path(secrets_path or env.get("CLARI_SECRETS") or ".streamlit/secrets.toml")
-    if not clari.api_key and secrets_file.exists():
+    if secrets_file.exists():
         secret_key = _read_toml(secrets_file, "secrets file").get("clari", {}).get("api_key")
         if secret_key:
             clari = replace(clari, api_key=_coerce("clari", "api_key (secrets.toml)", "Secret | None", secret_key))
