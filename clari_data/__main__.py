@@ -1,0 +1,134 @@
+"""Command line: `python -m clari_data refresh | status | simulator`.
+
+Every failure a user can cause or meet (bad configuration, a busy warehouse, a failing Clari)
+ends in one clear line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime, timezone
+
+from . import analytics, demo
+from .config import ConfigError, check_period, load_settings
+from .refresh import Progress, run_refresh
+from .warehouse import Warehouse, WarehouseError
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 1, 2, 3
+
+
+def _period(value: str) -> str:
+    try:
+        return check_period(value, "--period")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m clari_data", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="path of clari.toml (default: $CLARI_CONFIG or ./clari.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each request and load step")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    refresh = sub.add_parser("refresh", help="export from Clari (or the demo simulator) and load the warehouse")
+    refresh.add_argument("--forecast", action="append", metavar="ID", help="forecast tab id (repeatable)")
+    refresh.add_argument("--period", action="append", type=_period, metavar="YYYY_QN", help="period (repeatable)")
+    refresh.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    sub.add_parser("status", help="print freshness and the last runs")
+
+    sim = sub.add_parser("simulator", help="serve the built-in Clari Export API simulator on loopback")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--users", type=int, default=60)
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--job-seconds", type=float, default=0.3)
+    sim.add_argument("--envelope", choices=("flat", "wrapped"), default="flat")
+    return parser
+
+
+def _progress_printer():
+    last = [None]
+
+    def show(p: Progress) -> None:
+        step = f"[{p.step}/{p.steps}] " if p.steps else ""
+        line = f"  {step}{p.message}"
+        if p.stage not in ("done", "failed") and line != last[0]:
+            print(line, file=sys.stderr, flush=True)
+        last[0] = line
+
+    return show
+
+
+def cmd_refresh(args, settings) -> int:
+    with Warehouse.from_settings(settings) as wh:
+        result = run_refresh(settings, wh, forecasts=args.forecast, periods=args.period, trigger="cli",
+                             progress=None if args.quiet else _progress_printer())
+        status = analytics.status(wh)
+    source = "demo data" if settings.demo_mode else settings.clari.base_url
+    print(f"Run {result.run_id}: {result.summary()}")
+    if status.fresh_at:
+        print(f"Data as of {status.fresh_at:%Y-%m-%d %H:%M} UTC ({source}); warehouse {settings.warehouse.path}.")
+    for failure in result.failures:
+        print(f"FAILED {failure.label}: {failure.error}", file=sys.stderr)
+    for outcome in result.outcomes:
+        for warning in outcome.warnings:
+            print(f"warning {outcome.label}: {warning}", file=sys.stderr)
+    return 0 if result.outcome == "success" else EXIT_FAILED
+
+
+def cmd_status(args, settings) -> int:
+    with Warehouse.from_settings(settings) as wh:
+        status = analytics.status(wh)
+        runs = analytics.run_history(wh, limit=10)
+    source = "demo data" if settings.demo_mode else settings.clari.base_url
+    if status.fresh_at is None:
+        print(f"No data loaded yet in {settings.warehouse.path} ({source}). Run: python -m clari_data refresh")
+    else:
+        age = datetime.now(timezone.utc).replace(tzinfo=None) - status.fresh_at
+        print(f"Data as of {status.fresh_at:%Y-%m-%d %H:%M} UTC ({age.total_seconds() / 3600:.1f} h ago), "
+              f"source: {source}, warehouse: {settings.warehouse.path}")
+    for run in runs.itertuples():
+        finished = "" if run.finished_at is None or str(run.finished_at) == "NaT" else f"{run.finished_at:%Y-%m-%d %H:%M:%S}"
+        line = (f"  run {run.run_id:>4}  {run.started_at:%Y-%m-%d %H:%M:%S}  {run.trigger:<8} {run.outcome:<8} "
+                f"exports {run.exports_loaded}, rows {run.rows_loaded:,}, changes {run.changes_detected}  {finished}")
+        print(line)
+        if isinstance(run.error, str) and run.error:
+            print(f"        error: {run.error}")
+    return 0
+
+
+def cmd_simulator(args) -> int:
+    from .simulator import serve
+
+    serve(port=args.port, host=args.host, users=args.users, seed=args.seed, job_seconds=args.job_seconds,
+          envelope=args.envelope)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "simulator":
+        return cmd_simulator(args)
+    try:
+        settings = load_settings(args.config)
+        return {"refresh": cmd_refresh, "status": cmd_status}[args.command](args, settings)
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except WarehouseError as exc:
+        print(f"Warehouse error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except KeyboardInterrupt:
+        print("Interrupted; the warehouse keeps its last complete load.", file=sys.stderr)
+        return 130
+    finally:
+        demo.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""What the pages show, as data: query wrappers over the warehouse views plus the pure arithmetic
+on their results (ratios of sums, threshold filters), so pages hold no SQL and tests can check
+every number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from .warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The filters of a view: one forecast and period, optionally a team (its manager's user id)
+    and several reps."""
+
+    forecast_id: str
+    time_period: str
+    team: str | None = None
+    reps: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        return {"forecast_id": self.forecast_id, "time_period": self.time_period,
+                "team": self.team, "reps": list(self.reps)}
+
+
+@dataclass(frozen=True)
+class Headline:
+    users: int
+    quota: float | None
+    closed: float | None
+    commit: float | None
+    best_case: float | None
+    pipeline: float | None
+    week: str | None
+
+    @property
+    def open_pipeline(self) -> float | None:
+        return _minus(self.pipeline, self.closed)
+
+    @property
+    def remaining_quota(self) -> float | None:
+        return _minus(self.quota, self.closed)
+
+    @property
+    def coverage(self) -> float | None:
+        return coverage_ratio(self.open_pipeline, self.remaining_quota)
+
+    @property
+    def attainment_pct(self) -> float | None:
+        return pct(self.closed, self.quota)
+
+    @property
+    def commit_to_quota_pct(self) -> float | None:
+        return pct(self.commit, self.quota)
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def pct(part: float | None, whole: float | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return 100.0 * part / whole
+
+
+def coverage_ratio(open_pipeline: float | None, remaining_quota: float | None) -> float | None:
+    """Open pipeline / remaining quota; undefined once the quota is met (remaining <= 0)."""
+    if open_pipeline is None or remaining_quota is None or remaining_quota <= 0:
+        return None
+    return open_pipeline / remaining_quota
+
+
+# -- filters ---------------------------------------------------------------------------------
+
+
+def forecasts(wh: Warehouse, cur: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+    return wh.query("filter_forecasts", cur)["forecast_id"].tolist()
+
+
+def periods(wh: Warehouse, forecast_id: str, cur=None) -> pd.DataFrame:
+    return wh.query("filter_periods", cur, forecast_id=forecast_id)
+
+
+def people(wh: Warehouse, forecast_id: str, time_period: str, cur=None) -> pd.DataFrame:
+    return wh.query("filter_people", cur, forecast_id=forecast_id, time_period=time_period)
+
+
+def team_members(people: pd.DataFrame, manager_user_id: str) -> set[str]:
+    """Everyone below a manager in the hierarchy (reports, their reports, ...), not the manager."""
+    children: dict[str, list[str]] = {}
+    for uid, boss in zip(people["user_id"], people["manager_user_id"]):
+        if isinstance(boss, str):
+            children.setdefault(boss, []).append(uid)
+    found: set[str] = set()
+    todo = list(children.get(manager_user_id, []))
+    while todo:
+        uid = todo.pop()
+        if uid not in found and uid != manager_user_id:  # a reporting loop must not add the manager
+            found.add(uid)
+            todo.extend(children.get(uid, []))
+    return found
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+
+def headline(wh: Warehouse, sel: Selection, cur=None) -> Headline:
+    row = wh.query_row("headline", cur, **sel.params())
+    return Headline(int(row["users"]), row["quota_amount"], row["closed_amount"], row["commit_amount"],
+                    row["best_case_amount"], row["pipeline_amount"], row["time_frame_id"])
+
+
+def weekly_totals(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
+    """The headline numbers per week, with open pipeline, remaining quota and coverage."""
+    df = wh.query("weekly_totals", cur, **sel.params())
+    df["open_pipeline_amount"] = df["pipeline_amount"] - df["closed_amount"]
+    df["remaining_quota_amount"] = df["quota_amount"] - df["closed_amount"]
+    df["coverage_ratio"] = [coverage_ratio(o, r) for o, r in zip(df["open_pipeline_amount"], df["remaining_quota_amount"])]
+    return df
+
+
+def coverage_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
+    return wh.query("coverage_members", cur, **sel.params())
+
+
+def performance_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
+    return wh.query("performance_members", cur, **sel.params())
+
+
+def accuracy_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
+    return wh.query("accuracy_members", cur, **sel.params())
+
+
+def accuracy_by_week(rows: pd.DataFrame) -> pd.DataFrame:
+    """Aggregate accuracy and bias per week over the headline rows (never a manager and their reps
+    together): accuracy = 100 * (1 - sum|F - A| / sum|A|) (WAPE form), bias = 100 * (sum F - sum A) / sum|A|."""
+    rows = rows[rows["in_headline"]].copy()
+    if rows.empty:
+        return pd.DataFrame(columns=["week_number", "time_frame_id", "forecast_amount", "actual_amount",
+                                     "accuracy_pct", "bias_pct"])
+    rows["abs_error"] = (rows["forecast_amount"] - rows["actual_amount"]).abs()
+    rows["abs_actual"] = rows["actual_amount"].abs()
+    out = rows.groupby(["week_number", "time_frame_id"], as_index=False).agg(
+        forecast_amount=("forecast_amount", "sum"), actual_amount=("actual_amount", "sum"),
+        abs_error=("abs_error", "sum"), abs_actual=("abs_actual", "sum"))
+    denominator = out["abs_actual"].where(out["abs_actual"] != 0)
+    out["accuracy_pct"] = 100 * (1 - out["abs_error"] / denominator)
+    out["bias_pct"] = 100 * (out["forecast_amount"] - out["actual_amount"]) / denominator
+    return out.drop(columns=["abs_error", "abs_actual"]).sort_values("week_number").reset_index(drop=True)
+
+
+def accuracy_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per person: mean accuracy and bias over the period's weeks, and the final actual."""
+    if rows.empty:
+        return pd.DataFrame(columns=["user_id", "user_name", "is_manager", "manager", "actual_amount",
+                                     "mean_accuracy_pct", "mean_bias_pct", "weeks"])
+    return (rows.groupby(["user_id", "user_name", "is_manager", "manager"], dropna=False, as_index=False)
+            .agg(actual_amount=("actual_amount", "first"), mean_accuracy_pct=("accuracy_pct", "mean"),
+                 mean_bias_pct=("bias_pct", "mean"), weeks=("week_number", "count"))
+            .sort_values(["is_manager", "mean_accuracy_pct"], ascending=[False, True])
+            .reset_index(drop=True))
+
+
+# -- changes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportPair:
+    latest: int | None
+    latest_at: datetime | None
+    previous: int | None
+    week_ago: int | None
+    first: int | None
+
+
+def export_pair(wh: Warehouse, sel: Selection, days: int = 7, cur=None) -> ExportPair:
+    row = wh.query_row("export_pair", cur, forecast_id=sel.forecast_id, time_period=sel.time_period, days=days)
+    # With less than a week of history, "the last week" is everything since the first export.
+    week_ago = row["week_ago_export_id"] if row["week_ago_export_id"] is not None else row["first_export_id"]
+    return ExportPair(row["latest_export_id"], row["latest_exported_at"], row["previous_export_id"], week_ago,
+                      row["first_export_id"])
+
+
+def moves_between(wh: Warehouse, sel: Selection, from_export: int, to_export: int, cur=None) -> pd.DataFrame:
+    return wh.query("moves_between", cur, **sel.params(), from_export=from_export, to_export=to_export)
+
+
+def significant_moves(moves: pd.DataFrame, change_pct: float, change_min_amount: float) -> pd.DataFrame:
+    """The moves that count: at least change_min_amount and at least change_pct (a move from zero
+    has no percentage and counts by amount alone)."""
+    if moves.empty:
+        return moves
+    amount_ok = moves["change_amount"].abs() >= change_min_amount
+    from_zero = moves["previous_amount"].fillna(0) == 0
+    pct_ok = from_zero | (moves["change_pct"].abs() >= change_pct)
+    return moves[amount_ok & pct_ok].reset_index(drop=True)
+
+
+def biggest_movers(moves: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The n largest moves up and the n largest down."""
+    up = moves[moves["change_amount"] > 0].nlargest(n, "change_amount")
+    down = moves[moves["change_amount"] < 0].nsmallest(n, "change_amount")
+    return up.reset_index(drop=True), down.reset_index(drop=True)
+
+
+# -- operations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    fresh_at: datetime | None
+    latest_exported_at: datetime | None
+    data_version: int
+    last_outcome: str | None
+    last_error: str | None
+    last_finished_at: datetime | None
+    running: int
+
+
+def status(wh: Warehouse, cur=None) -> Status:
+    return Status(**wh.query_row("status", cur))
+
+
+def run_history(wh: Warehouse, limit: int = 50, cur=None) -> pd.DataFrame:
+    return wh.query("run_history", cur, limit=limit)
+
+
+def export_history(wh: Warehouse, limit: int = 100, cur=None) -> pd.DataFrame:
+    return wh.query("export_history", cur, limit=limit)
+
+
+def export_problems(wh: Warehouse, cur=None) -> pd.DataFrame:
+    return wh.query("export_problems", cur)
+
+
+def row_counts(wh: Warehouse, cur=None) -> pd.DataFrame:
+    return wh.query("row_counts", cur)

@@ -1,0 +1,284 @@
+"""The pure alert rules of clari_data/alerts.py: each fires exactly when its threshold is crossed,
+names the people and their numbers, lists at most five then "and N more"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clari_data.alerts import (
+    Alert,
+    AlertItem,
+    accuracy_alert,
+    change_alert,
+    coverage_alert,
+    export_problem_alert,
+    failed_run_alert,
+    stale_alert,
+)
+from clari_data.analytics import Status
+from clari_data.config import AlertSettings
+
+CALLS = {"fc_commit", "fc_best_case"}
+
+
+def people(column: str, *rows) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=["user_id", "user_name", column])
+
+
+# -- Alert.keys ------------------------------------------------------------------------------
+
+
+def test_keys_one_per_item():
+    alert = Alert("coverage", "warning", "coverage", "msg",
+                  (AlertItem("u1", "Ann", "1.0x"), AlertItem("u2", "Bob", "2.0x")))
+    assert alert.keys("net_arr|2026_Q1") == ["coverage|net_arr|2026_Q1|u1", "coverage|net_arr|2026_Q1|u2"]
+
+
+def test_keys_without_items_is_the_rule_and_scope():
+    assert Alert("stale", "error", "data", "msg").keys("global") == ["stale|global"]
+
+
+# -- coverage --------------------------------------------------------------------------------
+
+
+def test_coverage_alert_lists_the_people_below_the_minimum_lowest_first():
+    rows = people("coverage_ratio",
+                  ("u1", "Ann", 2.9), ("u2", "Bob", 3.0), ("u3", "<b>Cy</b>", 1.24),
+                  ("u4", "Dee", np.nan), ("u5", "Eve", 4.0))
+    alert = coverage_alert(rows, 3.0)
+    assert alert == Alert(
+        "coverage", "warning", "coverage",
+        "Pipeline coverage is below 3x for 2 of 5: <b>Cy</b> (1.24x), Ann (2.90x).",
+        (AlertItem("u3", "<b>Cy</b>", "1.24x"), AlertItem("u1", "Ann", "2.90x")),
+        "3x")
+
+
+def test_coverage_alert_boundary_is_not_below():
+    rows = people("coverage_ratio", ("u1", "Ann", 2.5), ("u2", "Bob", 2.5000001))
+    assert coverage_alert(rows, 2.5) is None
+    fired = coverage_alert(rows, 2.50000011)
+    assert [i.subject_id for i in fired.items] == ["u1", "u2"]
+    assert fired.threshold == "2.5x"
+
+
+def test_coverage_alert_none_when_no_ratio_is_defined():
+    rows = people("coverage_ratio", ("u1", "Ann", None), ("u2", "Bob", np.nan))
+    assert coverage_alert(rows, 3.0) is None
+    assert coverage_alert(people("coverage_ratio"), 3.0) is None
+
+
+def test_coverage_alert_lists_five_then_how_many_more():
+    rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 8)])
+    alert = coverage_alert(rows, 3.0)
+    assert alert.message == ("Pipeline coverage is below 3x for 7 of 7: P1 (0.10x), P2 (0.20x), P3 (0.30x), P4 (0.40x), "
+                             "P5 (0.50x), and 2 more.")
+    assert len(alert.items) == 7  # every one is kept for notifications and keys
+    assert alert.keys("s")[-1] == "coverage|s|u7"
+
+
+def test_coverage_alert_exactly_five_has_no_more():
+    rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 6)])
+    assert coverage_alert(rows, 3.0).message.endswith("P4 (0.40x), P5 (0.50x).")
+
+
+def test_coverage_alert_six_says_one_more():
+    rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 7)])
+    assert coverage_alert(rows, 3.0).message.endswith("P5 (0.50x), and 1 more.")
+
+
+# -- accuracy --------------------------------------------------------------------------------
+
+
+def test_accuracy_alert_names_people_and_period():
+    summary = people("mean_accuracy_pct",
+                     ("m1", "Mia", 79.4), ("r1", "Rex", 80.0), ("r2", "Ria", 55.0), ("r3", "Rob", np.nan))
+    alert = accuracy_alert(summary, 80.0, "2026_Q1")
+    assert alert == Alert(
+        "accuracy", "warning", "accuracy",
+        "Forecast accuracy in 2026_Q1 (mean over its weeks) is below 80% for 2 of 4: Ria (55.0%), Mia (79.4%).",
+        (AlertItem("r2", "Ria", "55.0%"), AlertItem("m1", "Mia", "79.4%")),
+        "80%")
+
+
+def test_accuracy_alert_boundary():
+    summary = people("mean_accuracy_pct", ("r1", "Rex", 72.5))
+    assert accuracy_alert(summary, 72.5, "2026_Q1") is None
+    alert = accuracy_alert(summary, 72.6, "2026_Q1")
+    assert alert.threshold == "72.6%"
+    assert "below 72.6% for 1 of 1: Rex (72.5%)." in alert.message
+
+
+def test_accuracy_alert_lists_five_then_more():
+    summary = people("mean_accuracy_pct", *[(f"u{i}", f"P{i}", 10.0 * i) for i in range(1, 8)])
+    alert = accuracy_alert(summary, 90.0, "2025_Q4")
+    assert alert.message.endswith(": P1 (10.0%), P2 (20.0%), P3 (30.0%), P4 (40.0%), P5 (50.0%), and 2 more.")
+
+
+# -- change ----------------------------------------------------------------------------------
+
+MOVE_COLUMNS = ["user_id", "user_name", "field_id", "field_name", "previous_amount", "change_amount", "change_pct"]
+
+
+def moves(*rows) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=MOVE_COLUMNS)
+
+
+def test_change_alert_lists_call_moves_biggest_first():
+    table = moves(
+        ("r1", "Rex", "fc_commit", "Commit", 50_000.0, 6_000.0, 12.0),
+        ("r2", "Ria", "fc_best_case", "Best Case", 100_000.0, -20_000.0, -20.0),
+        ("r3", "Rob", "fc_commit", "Commit", 0.0, 7_000.0, np.nan),
+        ("r4", "Ray", "fc_commit", "Commit", 200_000.0, 9_000.0, 4.5),  # under 10 %
+        ("r5", "Roy", "fc_commit", "Commit", 10_000.0, 4_999.0, 49.99),  # under $5,000
+        ("r6", "Rae", "fc_quota", "Quota", 10_000.0, 50_000.0, 500.0),  # not a call
+    )
+    alert = change_alert(table, AlertSettings(change_pct=10, change_min_amount=5000), CALLS)
+    assert alert == Alert(
+        "change", "warning", "changes",
+        "3 call(s) moved by at least 10% and $5,000 since the previous export: Ria Best Case (-$20,000, -20%), "
+        "Rob Commit (+$7,000, from zero), Rex Commit (+$6,000, +12%).",
+        (AlertItem("r2/fc_best_case", "Ria Best Case", "-$20,000, -20%"),
+         AlertItem("r3/fc_commit", "Rob Commit", "+$7,000, from zero"),
+         AlertItem("r1/fc_commit", "Rex Commit", "+$6,000, +12%")),
+        "10% and $5,000")
+
+
+def test_change_alert_thresholds_are_inclusive():
+    table = moves(("r1", "Rex", "fc_commit", "Commit", 50_000.0, -5_000.0, -10.0))
+    alert = change_alert(table, AlertSettings(change_pct=10, change_min_amount=5000), CALLS)
+    assert [i.value for i in alert.items] == ["-$5,000, -10%"]
+    assert change_alert(table, AlertSettings(change_pct=10.01, change_min_amount=5000), CALLS) is None
+    assert change_alert(table, AlertSettings(change_pct=10, change_min_amount=5000.01), CALLS) is None
+
+
+def test_change_alert_uses_the_given_call_fields():
+    table = moves(("r1", "Rex", "fc_call", "Call", 50_000.0, 25_000.0, 50.0))
+    assert change_alert(table, AlertSettings(), CALLS) is None
+    assert change_alert(table, AlertSettings(), {"fc_call"}).items == (AlertItem("r1/fc_call", "Rex Call",
+                                                                                 "+$25,000, +50%"),)
+
+
+def test_change_alert_nothing_moved():
+    assert change_alert(moves(), AlertSettings(), CALLS) is None
+
+
+def test_change_alert_lists_five_then_more():
+    table = moves(*[(f"r{i}", f"P{i}", "fc_commit", "Commit", 100_000.0, 10_000.0 * i, 10.0 * i)
+                    for i in range(1, 9)])
+    alert = change_alert(table, AlertSettings(change_pct=10, change_min_amount=5000), CALLS)
+    assert alert.message.endswith(
+        ": P8 Commit (+$80,000, +80%), P7 Commit (+$70,000, +70%), P6 Commit (+$60,000, +60%), "
+        "P5 Commit (+$50,000, +50%), P4 Commit (+$40,000, +40%), and 3 more.")
+    assert alert.message.startswith("8 call(s) moved")
+
+
+# -- stale -----------------------------------------------------------------------------------
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def test_stale_alert_without_data():
+    assert stale_alert(None, 26, NOW) == Alert("stale", "error", "data",
+                                               "No data has been loaded yet: run a refresh.", (), "26 h")
+
+
+def test_stale_alert_boundary():
+    fresh = datetime(2026, 3, 9, 10, 0)  # naive UTC, as the warehouse stores it
+    assert stale_alert(fresh, 26, NOW) is None  # exactly 26 h old
+    assert stale_alert(fresh - timedelta(seconds=1), 26, NOW) is not None
+    assert stale_alert(fresh + timedelta(hours=20), 26, NOW) is None
+
+
+def test_stale_alert_message():
+    alert = stale_alert(datetime(2026, 3, 9, 6, 0), 26, NOW)
+    assert alert == Alert(
+        "stale", "error", "data",
+        "The data is 30.0 hours old (last refreshed 2026-03-09 06:00 UTC), older than the 26 hours allowed. "
+        "Check the refresh schedule and the run history.", (), "26 h")
+
+
+def test_stale_alert_fractional_threshold():
+    alert = stale_alert(datetime(2026, 3, 10, 10, 0), 1.5, NOW)
+    assert alert.threshold == "1.5 h"
+    assert "The data is 2.0 hours old" in alert.message and "older than the 1.5 hours allowed" in alert.message
+
+
+# -- failed runs -----------------------------------------------------------------------------
+
+
+def status(outcome, error=None, finished=None) -> Status:
+    return Status(fresh_at=datetime(2026, 3, 10, 6, 0), latest_exported_at=None, data_version=3,
+                  last_outcome=outcome, last_error=error, last_finished_at=finished, running=0)
+
+
+@pytest.mark.parametrize("outcome", ["success", None, "running"])
+def test_failed_run_alert_quiet_unless_failed(outcome):
+    assert failed_run_alert(status(outcome, "boom", datetime(2026, 3, 10, 6, 0))) is None
+
+
+def test_failed_run_alert_failed():
+    alert = failed_run_alert(status("failed", "net_arr 2026_Q1: Clari rejected the API key",
+                                    datetime(2026, 3, 10, 6, 5, 59)))
+    assert alert == Alert("refresh_failed", "error", "data",
+                          "The last refresh failed at 2026-03-10 06:05 UTC: net_arr 2026_Q1: Clari rejected the "
+                          "API key. The dashboard shows the last good data.")
+    assert alert.keys("global") == ["refresh_failed|global"]
+
+
+def test_failed_run_alert_partial_without_details():
+    alert = failed_run_alert(status("partial"))
+    assert alert.message == "The last refresh partly failed: see the run history. The dashboard shows the last good data."
+    assert (alert.rule, alert.severity, alert.page, alert.items) == ("refresh_failed", "error", "data", ())
+
+
+# -- export problems -------------------------------------------------------------------------
+
+PROBLEM_COLUMNS = ["forecast_id", "time_period", "status", "failure_kind"]
+
+
+def problems(*rows) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=PROBLEM_COLUMNS)
+
+
+def test_export_problem_alert_lists_empty_and_truncated_exports():
+    table = problems(("net_arr", "2026_Q1", "failed", "empty"),
+                     ("renewals", "2026_Q2", "loaded", "truncated"),
+                     ("net_arr", "2025_Q4", "failed", "network"),
+                     ("upsell", "2026_Q1", "loaded", None))
+    alert = export_problem_alert(table)
+    assert alert == Alert(
+        "export_problem", "error", "data",
+        "An export came back empty or truncated and was not loaded: net_arr 2026_Q1 (empty), "
+        "renewals 2026_Q2 (truncated). The previous data is kept.",
+        (AlertItem("net_arr/2026_Q1", "net_arr 2026_Q1", "empty"),
+         AlertItem("renewals/2026_Q2", "renewals 2026_Q2", "truncated")))
+
+
+def test_export_problem_alert_quiet_for_other_failures():
+    assert export_problem_alert(problems(("net_arr", "2026_Q1", "failed", "quota_reached"))) is None
+    assert export_problem_alert(problems()) is None
+
+
+def test_export_problem_alert_without_a_period_says_current_quarter():
+    alert = export_problem_alert(problems(("net_arr", None, "failed", "empty")))
+    assert alert.items == (AlertItem("net_arr/current", "net_arr current quarter", "empty"),)
+
+
+def test_export_problem_alert_missing_period_among_known_ones():
+    # A column mixing periods and NULLs comes back from DuckDB (and pandas 3) with NaN, not None, for the
+    # NULL; NaN is truthy, so the "current quarter" fallback must not rely on `or`.
+    table = problems(("net_arr", "2026_Q1", "failed", "empty"), ("net_arr", None, "failed", "truncated"))
+    alert = export_problem_alert(table)
+    assert [i.subject for i in alert.items] == ["net_arr 2026_Q1", "net_arr current quarter"]
+    assert "nan" not in alert.message
+
+
+def test_export_problem_alert_lists_five_then_more():
+    table = problems(*[(f"f{i}", "2026_Q1", "failed", "empty") for i in range(1, 8)])
+    assert export_problem_alert(table).message == (
+        "An export came back empty or truncated and was not loaded: f1 2026_Q1 (empty), f2 2026_Q1 (empty), "
+        "f3 2026_Q1 (empty), f4 2026_Q1 (empty), f5 2026_Q1 (empty), and 2 more. The previous data is kept.")
