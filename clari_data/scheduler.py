@@ -1,0 +1,223 @@
+"""The refresh service: one per server process, owning the warehouse and the schedule.
+
+A single APScheduler job does every refresh. "Refresh now" moves that job's next run time to now
+instead of adding a job, so `max_instances=1` guards manual and scheduled runs alike; a lock
+makes simultaneous requests from many sessions give exactly one run. Progress and results live
+here in memory (thread-safe), for pages to read; pages never run refreshes themselves.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import sys
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import duckdb
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from . import demo
+from .config import Settings
+from .refresh import Progress, RefreshResult, run_refresh
+from .warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "clari-refresh"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """A consistent picture of the service for one page render."""
+
+    running: bool
+    progress: Progress | None
+    last_result: RefreshResult | None
+    last_finished_at: datetime | None
+    cooldown_remaining: float  # seconds until "Refresh now" is allowed again
+    next_run_at: datetime | None
+    runs_completed: int  # grows with every finished run: a page that saw fewer reruns itself
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    accepted: bool
+    message: str
+
+
+class RefreshService:
+    def __init__(self, settings: Settings, warehouse: Warehouse | None = None,
+                 refresh: Callable[..., RefreshResult] = run_refresh) -> None:
+        self.settings = settings
+        self.warehouse = warehouse or Warehouse.from_settings(settings)
+        self.warehouse.close_abandoned_runs()
+        self._refresh = refresh
+        self._lock = threading.Lock()
+        self._busy = False
+        self._pending: tuple[str, str | None] | None = None  # (trigger, requested_by) of a run asked for
+        self._progress: Progress | None = None
+        self._last_result: RefreshResult | None = None
+        self._last_finished_at: datetime | None = None
+        self._last_manual_at: datetime | None = None
+        self._runs_completed = 0
+        self._scheduler = self._build_scheduler()
+        self._stopped = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _build_scheduler(self) -> BackgroundScheduler:
+        sch = self.settings.schedule
+        scheduler = BackgroundScheduler(
+            timezone=sch.timezone,
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": sch.misfire_grace_seconds},
+        )
+        if sch.interval_minutes:
+            trigger = IntervalTrigger(minutes=sch.interval_minutes, timezone=sch.timezone)
+        else:
+            trigger = CronTrigger.from_crontab(sch.cron or "0 6 * * *", timezone=sch.timezone)
+        scheduler.add_job(self._job, trigger, id=JOB_ID, name="Clari refresh", replace_existing=True)
+        return scheduler
+
+    def start(self, refresh_if_empty: bool = True) -> "RefreshService":
+        self._scheduler.start()
+        if not self.settings.schedule.enabled:
+            self._scheduler.pause_job(JOB_ID)
+        if refresh_if_empty and self.warehouse.data_version() == 0:
+            # First start: load data through the real refresh path so the dashboard is never empty.
+            self.request_run("startup", None, ignore_cooldown=True)
+        return self
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._scheduler.shutdown(wait=False)
+        except Exception:  # already stopped
+            pass
+        try:
+            self.warehouse.close()
+        except duckdb.Error:
+            # A refresh is still writing (shutdown does not wait for it): its transaction either
+            # commits or is discarded by DuckDB, and the process's exit releases the file.
+            log.info("warehouse left open for a refresh still running")
+
+    @property
+    def scheduler(self) -> BackgroundScheduler:
+        return self._scheduler
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def request_run(self, trigger: str = "manual", requested_by: str | None = None, *,
+                    ignore_cooldown: bool = False) -> RunRequest:
+        """Ask the refresh job to run now. Returns at once; never starts a second run."""
+        with self._lock:
+            if self._busy:
+                return RunRequest(False, "A refresh is already running; its progress is shown here.")
+            remaining = 0.0 if ignore_cooldown else self._cooldown_remaining()
+            if remaining > 0:
+                return RunRequest(False, f"Refreshed moments ago; the next manual refresh is allowed in "
+                                         f"{_duration(remaining)} (protects the Clari export quota).")
+            self._busy = True
+            self._pending = (trigger, requested_by)
+            if trigger == "manual":
+                self._last_manual_at = datetime.now(timezone.utc)
+            self._progress = Progress("queued", "refresh queued")
+        self._scheduler.modify_job(JOB_ID, next_run_time=datetime.now(timezone.utc))
+        return RunRequest(True, "Refresh started.")
+
+    def state(self) -> ServiceState:
+        with self._lock:
+            job = self._scheduler.get_job(JOB_ID)
+            next_run = job.next_run_time if job and not self._busy else None
+            return ServiceState(self._busy, self._progress, self._last_result, self._last_finished_at,
+                                self._cooldown_remaining(), next_run, self._runs_completed)
+
+    def _cooldown_remaining(self) -> float:
+        if self._last_manual_at is None:
+            return 0.0
+        ready = self._last_manual_at + timedelta(seconds=self.settings.schedule.manual_cooldown_seconds)
+        return max(0.0, (ready - datetime.now(timezone.utc)).total_seconds())
+
+    # -- the job ----------------------------------------------------------------------------
+
+    def _job(self) -> None:
+        with self._lock:
+            trigger, requested_by = self._pending or ("schedule", None)
+            self._pending = None
+            self._busy = True
+        try:
+            result = self._refresh(self.settings, self.warehouse, trigger=trigger, requested_by=requested_by,
+                                   progress=self._on_progress)
+            with self._lock:
+                self._last_result = result
+        except Exception as exc:  # a bug must not kill the scheduler thread; the run row says what happened
+            log.exception("refresh crashed")
+            with self._lock:
+                self._progress = Progress("failed", f"the refresh stopped unexpectedly: {type(exc).__name__}")
+        finally:
+            with self._lock:
+                self._busy = False
+                self._last_finished_at = datetime.now(timezone.utc)
+                self._runs_completed += 1
+            if not self.settings.schedule.enabled and not self._stopped:
+                self._scheduler.pause_job(JOB_ID)
+
+    def _on_progress(self, progress: Progress) -> None:
+        with self._lock:
+            self._progress = progress
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.999)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+# -- one service per process ---------------------------------------------------------------------
+# The registry hangs off the `sys` module rather than this module: Streamlit re-imports a changed
+# source file, and a fresh module-level variable would forget the running scheduler and start a
+# second one beside it.
+_REGISTRY_NAME = "_clari_dashboard_refresh_services"
+
+
+def _registry() -> dict:
+    return sys.__dict__.setdefault(_REGISTRY_NAME, {"lock": threading.Lock(), "services": {}})
+
+
+def process_service(settings: Settings) -> RefreshService:
+    """The process's refresh service for these settings, created and started on first use."""
+    registry = _registry()
+    key = str(settings.warehouse.path)
+    with registry["lock"]:
+        service = registry["services"].get(key)
+        if service is not None and service.settings == settings and not service._stopped:
+            return service
+        if service is not None:  # the configuration changed: replace, never run two
+            service.stop()
+        service = RefreshService(settings).start()
+        registry["services"][key] = service
+        return service
+
+
+def stop_process_services() -> None:
+    registry = _registry()
+    with registry["lock"]:
+        for service in registry["services"].values():
+            service.stop()
+        registry["services"].clear()
+    demo.stop()
+
+
+def running_schedulers() -> int:
+    """How many refresh schedulers this process runs (tests assert it stays at one)."""
+    registry = _registry()
+    with registry["lock"]:
+        return sum(1 for s in registry["services"].values() if s.scheduler.running)
+
+
+atexit.register(stop_process_services)

@@ -1,0 +1,165 @@
+"""The refresh service: one scheduler per process, run-now without doubles, history, banners."""
+
+import importlib
+import threading
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from clari_data import alerts, analytics, scheduler
+from clari_data.config import ScheduleSettings
+from clari_data.scheduler import RefreshService, process_service, running_schedulers, stop_process_services
+
+
+def wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+def runs(service, where="true"):
+    return service.warehouse.scalar(f"SELECT count(*) FROM runs WHERE {where}")
+
+
+@pytest.fixture
+def service(sim_settings):
+    svc = RefreshService(sim_settings).start(refresh_if_empty=False)
+    yield svc
+    svc.stop()
+
+
+def idle(svc):
+    return lambda: not svc.state().running
+
+
+def test_simultaneous_run_now_requests_give_one_run(service):
+    barrier = threading.Barrier(20)
+    answers = []
+
+    def click():
+        barrier.wait()
+        answers.append(service.request_run("manual", "someone@example.com"))
+
+    threads = [threading.Thread(target=click) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wait_until(lambda: service.state().runs_completed == 1)
+    assert sum(a.accepted for a in answers) == 1
+    assert all("already running" in a.message or "moments ago" in a.message for a in answers if not a.accepted)
+    time.sleep(0.3)  # a second run, if one had been queued, would have started by now
+    assert runs(service) == 1
+    assert service.warehouse.cursor().execute("SELECT trigger, requested_by, outcome FROM runs").fetchone() == (
+        "manual", "someone@example.com", "success")
+
+
+def test_cooldown_after_a_manual_run(service):
+    assert service.request_run("manual").accepted
+    wait_until(idle(service))
+    again = service.request_run("manual")
+    assert not again.accepted and "allowed in" in again.message
+    assert 0 < service.state().cooldown_remaining <= service.settings.schedule.manual_cooldown_seconds
+    assert service.request_run("startup", ignore_cooldown=True).accepted  # the cool-down guards manual runs
+
+
+def test_a_short_interval_fires(sim_settings):
+    settings = replace(sim_settings, schedule=ScheduleSettings(interval_minutes=0.01))  # every 0.6 s
+    svc = RefreshService(settings).start(refresh_if_empty=False)
+    try:
+        wait_until(lambda: runs(svc, "trigger = 'schedule' AND outcome <> 'running'") >= 1)
+        assert svc.scheduler.get_job(scheduler.JOB_ID).max_instances == 1
+        assert svc.scheduler.get_job(scheduler.JOB_ID).coalesce is True
+    finally:
+        svc.stop()
+
+
+def test_default_schedule_is_daily_at_six_in_the_configured_timezone(sim_settings):
+    settings = replace(sim_settings, schedule=ScheduleSettings(timezone="Europe/Berlin"))
+    svc = RefreshService(settings).start(refresh_if_empty=False)  # job defaults apply once started
+    try:
+        job = svc.scheduler.get_job(scheduler.JOB_ID)
+        assert str(job.trigger) == "cron[month='*', day='*', day_of_week='*', hour='6', minute='0']"
+        assert str(job.trigger.timezone) == "Europe/Berlin"
+        assert job.misfire_grace_time == 3600
+    finally:
+        svc.stop()
+
+
+def test_a_failed_refresh_is_recorded_and_raises_the_banner(service, simulator):
+    simulator.faults.error_code("export_monthly_quota_reached", times=None)
+    assert service.request_run("manual").accepted
+    wait_until(lambda: service.state().runs_completed == 1)
+    row = service.warehouse.cursor().execute("SELECT outcome, error FROM runs").fetchone()
+    assert row[0] == "failed" and "quota" in row[1].lower()
+    assert service.state().progress.stage == "failed"
+    found = {a.rule: a for a in alerts.evaluate(service.warehouse, service.settings, None)}
+    assert found["refresh_failed"].severity == "error" and "quota" in found["refresh_failed"].message.lower()
+
+
+def test_stale_banner_follows_the_last_success(service):
+    service.request_run("manual")
+    wait_until(lambda: service.state().runs_completed == 1)
+    status = analytics.status(service.warehouse)
+    hours = service.settings.alerts.stale_after_hours
+    fresh = alerts.stale_alert(status.fresh_at, hours, status.fresh_at + timedelta(hours=hours - 1))
+    stale = alerts.stale_alert(status.fresh_at, hours, status.fresh_at + timedelta(hours=hours + 1))
+    assert fresh is None and stale is not None and f"{hours:g} hours" in stale.message
+
+
+def test_progress_reports_each_stage(service):
+    seen = []
+    original = service._on_progress
+
+    def record(p):
+        seen.append(p.stage)
+        original(p)
+
+    service._on_progress = record
+    service.request_run("manual")
+    wait_until(lambda: service.state().runs_completed == 1)
+    for stage in ("starting", "queued", "exporting", "downloading", "loading", "done"):
+        assert stage in seen
+
+
+def test_one_service_per_process_even_across_module_reloads(sim_settings):
+    try:
+        first = process_service(sim_settings)
+        threads = [threading.Thread(target=process_service, args=(sim_settings,)) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        reloaded = importlib.reload(scheduler)  # what Streamlit does when a source file changes
+        assert reloaded.process_service(sim_settings) is first
+        assert running_schedulers() == 1
+        changed = replace(sim_settings, alerts=replace(sim_settings.alerts, coverage_min=2.0))
+        second = reloaded.process_service(changed)  # new configuration: replaced, never two
+        assert second is not first and not first.scheduler.running and running_schedulers() == 1
+    finally:
+        stop_process_services()
+    assert running_schedulers() == 0
+
+
+def test_refresh_waits_for_nothing_when_another_process_holds_the_warehouse(sim_settings, tmp_path):
+    """The CLI refuses clearly while the server (here: this process) holds the file."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    svc = RefreshService(sim_settings).start(refresh_if_empty=False)
+    try:
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONPATH": str(root), "CLARI_DB_PATH": sim_settings.warehouse.path,
+               "CLARI_API_KEY": "x", "CLARI_BASE_URL": sim_settings.clari.base_url}
+        done = subprocess.run([sys.executable, "-m", "clari_data", "refresh"], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=60)
+        assert done.returncode == 3
+        assert f"in use by process {os.getpid()}" in done.stderr and "Traceback" not in done.stderr
+    finally:
+        svc.stop()
