@@ -1,0 +1,226 @@
+"""Every page through Streamlit's AppTest, on a real warehouse filled by demo refreshes."""
+
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from builders import Export, user
+from streamlit.testing.v1 import AppTest
+
+from clari_data.config import load_settings
+from clari_data.refresh import run_refresh
+from clari_data.scheduler import process_service, running_schedulers, stop_process_services
+from clari_data.warehouse import Warehouse
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["views/overview.py", "views/accuracy.py", "views/coverage.py", "views/reps.py", "views/changes.py",
+         "views/data.py"]
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    """A warehouse after two demo refreshes a simulated day apart: an ended quarter, and changes."""
+    from clari_data import demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "demo.duckdb"
+    settings = load_settings(env={"CLARI_DB_PATH": str(path)}, config_path=write_config(folder, ""))
+    with Warehouse.from_settings(settings) as wh:
+        for _ in range(2):
+            assert run_refresh(settings, wh).outcome == "success"
+    demo.stop()
+    return path
+
+
+def write_config(folder: Path, text: str) -> Path:
+    config = folder / "clari.toml"
+    config.write_text("[demo]\njob_seconds = 0.02\n" + text)
+    return config
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch, demo_db):
+    """make_app(config_text, db=None) -> an AppTest of app.py on a private copy of the warehouse."""
+    def make(config: str = "", db: Path | None = None) -> AppTest:
+        target = tmp_path / "app.duckdb"
+        if not target.exists():
+            shutil.copy(db or demo_db, target)
+        monkeypatch.setenv("CLARI_CONFIG", str(write_config(tmp_path, config)))
+        monkeypatch.setenv("CLARI_DB_PATH", str(target))
+        monkeypatch.delenv("CLARI_API_KEY", raising=False)
+        monkeypatch.chdir(ROOT)
+        return AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+
+    yield make
+    stop_process_services()
+
+
+def run(at: AppTest, page: str | None = None, **params) -> AppTest:
+    for key, value in params.items():
+        at.query_params[key] = value
+    if page:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def url(at: AppTest) -> dict[str, list[str]]:
+    """The app's query parameters, each as a list (AppTest keeps a single value bare)."""
+    return {k: v if isinstance(v, list) else [v] for k, v in at.query_params.items()}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(make_app, page):
+    at = run(make_app(), page)
+    assert at.title[0].value
+    assert any("Data as of" in c.value for c in at.caption)
+    if page not in ("views/data.py",):
+        assert at.get("plotly_chart"), "expected at least one chart"
+
+
+def test_overview_numbers_match_the_analytics(make_app, demo_db):
+    at = run(make_app())
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Quota", "Closed won", "Commit", "Best case", "Coverage", "Attainment"}
+    assert metrics["Quota"].startswith("$") and metrics["Coverage"].endswith("x")
+
+
+def people(at):
+    from clari_data import analytics
+
+    svc = process_service(load_settings())
+    forecast = svc.warehouse.scalar("SELECT min(forecast_id) FROM exports")
+    periods = analytics.periods(svc.warehouse, forecast)["time_period"].tolist()
+    everyone = analytics.people(svc.warehouse, forecast, periods[1])
+    return forecast, periods, everyone
+
+
+def test_query_params_set_the_filters(make_app):
+    at = run(make_app())
+    forecast, periods, everyone = people(at)
+    manager = everyone[everyone["is_manager"] & everyone["manager_user_id"].notna()].iloc[0]
+    reps = everyone[(everyone["manager_user_id"] == manager.user_id) & ~everyone["is_manager"]]["user_id"].tolist()[:2]
+    at = run(make_app(), "views/coverage.py", period=periods[1], team=manager.user_id, rep=reps)
+    assert at.selectbox(key="period").value == periods[1]
+    assert at.selectbox(key="team").value == manager.user_id
+    assert at.multiselect(key="rep").value == reps
+    assert not at.warning or not any("The link" in w for w in texts(at.warning))
+    assert url(at) == {"period": [periods[1]], "team": [manager.user_id], "rep": reps}
+
+
+def test_defaults_stay_out_of_the_url_and_choices_go_in(make_app):
+    at = run(make_app())
+    assert url(at) == {}
+    _, periods, _ = people(at)
+    at.selectbox(key="period").set_value(periods[1]).run()
+    assert url(at) == {"period": [periods[1]]}
+    at.selectbox(key="period").set_value(periods[0]).run()
+    assert url(at) == {}
+
+
+@pytest.mark.parametrize("params, notice", [
+    ({"period": "2099_Q1"}, "has no data"),
+    ({"period": "'; DROP TABLE exports; --"}, "is not a quarter shaped YYYY_QN"),
+    ({"forecast": "bogus"}, "The link's forecast"),
+    ({"team": "nobody"}, "The link's team"),
+    ({"rep": ["ghost", "x" * 5000]}, "The link's rep(s)"),
+    ({"period": ["2026_Q1", "2026_Q2"]}, "more than once"),
+    ({"team": "🦄\u202e<script>alert(1)</script>"}, "The link's team"),
+])
+def test_bad_link_values_show_a_notice_and_the_defaults(make_app, params, notice):
+    at = run(make_app(), "views/reps.py", **params)
+    notices = [w.replace("\\", "") for w in texts(at.warning) if "link" in w]  # drop Markdown escapes
+    assert any(notice in n for n in notices), notices
+    assert at.selectbox(key="team").value is None and at.multiselect(key="rep").value == []
+    assert all(len(n) < 400 for n in notices)  # a 5,000-character value is not echoed whole
+    svc = process_service(load_settings())
+    assert svc.warehouse.scalar("SELECT count(*) FROM exports") == 3  # the data is intact
+
+
+BANNERS = [
+    ("coverage", "[alerts]\ncoverage_min = 1000\n", "[alerts]\ncoverage_min = 0\n", "Pipeline coverage is below"),
+    ("accuracy", "[alerts]\naccuracy_min_pct = 101\n", "[alerts]\naccuracy_min_pct = 0\n", "Forecast accuracy in"),
+    ("changes", "[alerts]\nchange_pct = 0\nchange_min_amount = 0\n",
+     "[alerts]\nchange_pct = 1000\nchange_min_amount = 1e12\n", "call\\(s\\) moved"),
+    ("data", "[alerts]\nstale_after_hours = 0\n", "[alerts]\nstale_after_hours = 1000\n", "The data is"),
+]
+
+
+@pytest.mark.parametrize("page, crossed, calm, text", BANNERS, ids=[b[0] for b in BANNERS])
+def test_each_banner_appears_exactly_when_its_threshold_is_crossed(make_app, page, crossed, calm, text):
+    def banners(config: str, on: str) -> str:
+        stop_process_services()
+        at = run(make_app(config), on)
+        return " ".join(texts(at.warning) + texts(at.error))
+
+    assert text in banners(crossed, f"views/{page}.py")
+    assert text in banners(crossed, "views/overview.py")  # the Overview shows every alert
+    assert text not in banners(calm, f"views/{page}.py")
+    other = "views/reps.py"
+    assert text not in banners(crossed, other)  # a page shows only its own alerts
+
+
+def test_a_failed_last_refresh_and_a_bad_export_raise_banners(make_app):
+    at = run(make_app())
+    wh = process_service(load_settings()).warehouse
+    run_id = wh.start_run("schedule")
+    wh.record_attempt(run_id, forecast_id="net_arr", requested_period=None, started_at=datetime(2026, 1, 1),
+                      status="failed", failure_kind="truncated", error="Clari cut the export short")
+    wh.finish_run(run_id, outcome="failed", error="net_arr current quarter: Clari cut the export short")
+    errors = " ".join(texts(run(at, "views/data.py").error))
+    assert "The last refresh failed" in errors and "Clari cut the export short" in errors
+    assert "came back empty or truncated" in errors
+
+
+def hostile_db(tmp_path) -> Path:
+    e = Export(period="2026_Q1", users=[
+        user("boss", "<script>alert('x')</script>", "BOSS"),
+        user("r1", "**bold** [link](http://evil.example) $x$", "REP-1", "BOSS"),
+        user("r2", "<img src=x onerror=alert(1)>", "REP-2", "BOSS"),
+    ], weeks=["2026-03-23"])
+    for uid in ("boss", "r1", "r2"):
+        e.row(uid, "2026-03-23", commit=10, best_case=20, quota=100, closed=5, pipeline=50)
+    path = tmp_path / "hostile.duckdb"
+    with Warehouse(path) as wh:
+        wh.load_export(e.write(tmp_path / "hostile.json"), forecast_id="net_arr", job_id="h",
+                       requested_period="2026_Q1", exported_at=datetime(2026, 4, 2))
+    return path
+
+
+def test_names_from_clari_render_as_text(make_app, tmp_path):
+    at = run(make_app("[alerts]\ncoverage_min = 5\n", db=hostile_db(tmp_path)), "views/coverage.py")
+    banner = " ".join(texts(at.warning))
+    assert "\\*\\*bold\\*\\* \\[link\\]\\(http\\:" in banner and "\\$x\\$" in banner
+    assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in banner
+    assert "<img" not in banner.replace("\\<img", "")
+    options = at.selectbox(key="team").options
+    assert "<script>alert('x')</script>" in options  # shown as plain text in the widget
+
+
+def test_refresh_now_runs_once_and_the_history_shows_it(make_app):
+    at = run(make_app("[schedule]\nmanual_cooldown_seconds = 600\n"), "views/data.py")
+    svc = process_service(load_settings())
+    before = svc.warehouse.scalar("SELECT count(*) FROM runs")
+    at.button(key="refresh-now").click().run()
+    deadline = time.monotonic() + 30
+    while (svc.state().running or svc.warehouse.scalar("SELECT count(*) FROM runs") == before) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert svc.warehouse.scalar("SELECT count(*) FROM runs WHERE trigger = 'manual'") == 1
+    at.run()
+    button = at.button(key="refresh-now")
+    assert button.disabled  # cooling down
+    assert any("next manual refresh is allowed in" in c.value for c in at.caption)
+
+
+def test_one_scheduler_across_many_sessions(make_app):
+    for _ in range(5):
+        run(make_app())
+    assert running_schedulers() == 1

@@ -1,0 +1,146 @@
+"""ui/format.py: escaping text from the data for Streamlit's Markdown widgets, and number formats."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from ui.format import age, md_text, money, percent, ratio
+
+MISSING = [None, float("nan"), np.nan, np.float64("nan")]
+
+# -- md_text ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, escaped", [
+    ("**bold**", r"\*\*bold\*\*"),
+    ("<script>alert(1)</script>", r"\<script\>alert\(1\)\</script\>"),
+    ("<b>Max</b>", r"\<b\>Max\</b\>"),
+    ("[x](http://e.vil)", r"\[x\]\(http\://e\.vil\)"),
+    ("![img](x.png)", r"\!\[img\]\(x\.png\)"),
+    ("$5 and $6", r"\$5 and \$6"),
+    ("# heading", r"\# heading"),
+    ("`code`", r"\`code\`"),
+    ("snake_case_name", r"snake\_case\_name"),
+    ("~~gone~~", r"\~\~gone\~\~"),
+    ("a|b", r"a\|b"),
+    ("- item", r"\- item"),
+    ("+ item", r"\+ item"),
+    ("1. item", r"1\. item"),
+    ("{x}", r"\{x\}"),
+    ("a=b", r"a\=b"),
+    (":smile:", r"\:smile\:"),
+    ("back\\slash", "back\\\\slash"),
+    ("Ann Smith 42", "Ann Smith 42"),
+])
+def test_md_text_escapes_every_special_character(text, escaped):
+    assert md_text(text) == escaped
+
+
+def test_md_text_turns_newlines_into_spaces():
+    assert md_text("Max\n# heading\n\n**x**") == r"Max \# heading  \*\*x\*\*"
+
+
+def test_md_text_of_non_strings():
+    assert md_text(12.5) == r"12\.5"
+    assert md_text(None) == "None"
+    assert md_text(ValueError("bad [clari] key")) == r"bad \[clari\] key"
+
+
+# -- money -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, shown", [
+    (0, "$0"),
+    (5, "$5"),
+    (999, "$999"),
+    (999.4, "$999"),
+    (1_000, "$1.00K"),
+    (1_234, "$1.23K"),
+    (9_876, "$9.88K"),
+    (12_345, "$12.3K"),
+    (994_949, "$995K"),
+    (1_000_000, "$1.00M"),
+    (2_500_000, "$2.50M"),
+    (12_345_678, "$12.3M"),
+    (1_000_000_000, "$1.00B"),
+    (3_210_000_000, "$3.21B"),
+    (45_000_000_000, "$45.0B"),
+    (1_234_000_000_000, "$1,234B"),
+    (-5, "-$5"),
+    (-1_234, "-$1.23K"),
+    (-2_500_000.0, "-$2.50M"),
+    (-45_000_000_000, "-$45.0B"),
+])
+def test_money_at_each_magnitude_and_sign(value, shown):
+    assert money(value) == shown
+
+
+@pytest.mark.parametrize("value, shown", [
+    (999_949, "$1.00M"),
+    (999_999, "$1.00M"),
+    (-999_999, "-$1.00M"),
+    (999_999_999, "$1.00B"),
+])
+def test_money_rounding_up_to_the_next_unit_uses_that_unit(value, shown):
+    # 999,999 is 1,000.0 thousands at one decimal: shown as $1.00M, never "$1,000.0K".
+    assert money(value) == shown
+
+
+@pytest.mark.parametrize("value", MISSING)
+def test_money_missing(value):
+    assert money(value) == "–"
+
+
+# -- percent and ratio -----------------------------------------------------------------------
+
+
+def test_percent():
+    assert percent(12.345) == "12%"
+    assert percent(12.345, digits=1) == "12.3%"
+    assert percent(-3.0) == "-3%"
+    assert percent(0) == "0%"
+
+
+def test_ratio():
+    assert ratio(2.36) == "2.4x"
+    assert ratio(0) == "0.0x"
+    assert ratio(10) == "10.0x"
+
+
+@pytest.mark.parametrize("value", MISSING)
+def test_percent_and_ratio_missing(value):
+    assert percent(value) == "–"
+    assert percent(value, digits=2) == "–"
+    assert ratio(value) == "–"
+
+
+# -- age -------------------------------------------------------------------------------------
+
+NOW = datetime(2026, 3, 10, 12, 0, 0)
+
+
+@pytest.mark.parametrize("ago, shown", [
+    (timedelta(0), "0 s ago"),
+    (timedelta(seconds=89), "89 s ago"),
+    (timedelta(seconds=90), "1 min ago"),
+    (timedelta(minutes=89, seconds=59), "89 min ago"),
+    (timedelta(minutes=90), "1.5 h ago"),
+    (timedelta(hours=47, minutes=54), "47.9 h ago"),
+    (timedelta(hours=48), "2 days ago"),
+    (timedelta(days=9, hours=23), "9 days ago"),
+    (timedelta(hours=-3), "0 s ago"),  # a clock slightly ahead never shows a negative age
+])
+def test_age(ago, shown):
+    assert age(NOW - ago, NOW) == shown
+
+
+def test_age_mixes_aware_and_naive_utc():
+    assert age(datetime(2026, 3, 10, 9, 0), datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)) == "3.0 h ago"
+    assert age(datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc), datetime(2026, 3, 10, 12, 0)) == "3.0 h ago"
+
+
+def test_age_never():
+    assert age(None, NOW) == "never"

@@ -1,0 +1,57 @@
+"""Formatting of numbers and of text from the data for Streamlit's Markdown-rendering widgets."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def md_text(text: object) -> str:
+    """Text from the data, safe inside st.markdown / st.warning / st.error: every Markdown, HTML and
+    LaTeX ($) character is escaped, so a rep called `**bold**` or `<script>` shows those characters."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def money(value: float | None) -> str:
+    if _missing(value):
+        return "–"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        scaled = value / limit
+        # Three significant digits, judged after rounding: $9.99K, $10.0K, $100K.
+        digits = 2 if scaled < 9.995 else 1 if scaled < 99.95 else 0
+        # 999,999 shows as $1.00M rather than $1000K; below $1,000 whole dollars are exact.
+        if value >= limit or (limit > 1e3 and round(scaled, 2) >= 1):
+            return f"{sign}${scaled:,.{digits}f}{suffix}"
+    return f"{sign}${value:,.0f}"
+
+
+def percent(value: float | None, digits: int = 0) -> str:
+    return "–" if _missing(value) else f"{value:.{digits}f}%"
+
+
+def ratio(value: float | None) -> str:
+    return "–" if _missing(value) else f"{value:.1f}x"
+
+
+def age(then: datetime | None, now: datetime | None = None) -> str:
+    if then is None:
+        return "never"
+    now = now or datetime.now(timezone.utc)
+    now = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
+    seconds = max(0, int((now - then.replace(tzinfo=None)).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds // 60} min ago"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds // 86400} days ago"

@@ -1,0 +1,85 @@
+"""Data & refresh: freshness, "Refresh now" with live progress, run and export history, row
+counts, the Clari quota left, and the configuration without secrets."""
+
+import json
+
+import streamlit as st
+
+from clari_data import analytics
+from clari_data.client import ClariError
+from clari_data.refresh import read_limits
+from ui import page
+from ui.format import age, md_text
+
+v = page.start("Data & refresh", "data")
+
+
+@st.fragment(run_every="2s")
+def refresh_panel() -> None:
+    state = v.service.state()
+    allowed, why = v.settings.schedule.manual_refresh, None
+    if not allowed:
+        why = "Manual refresh is turned off in the configuration ([schedule] manual_refresh = false)."
+    elif state.running:
+        why = "A refresh is running."
+    elif state.cooldown_remaining > 0:
+        why = (f"Refreshed moments ago: the next manual refresh is allowed in {int(state.cooldown_remaining) + 1} s "
+               "(protects the Clari export quota).")
+    label = "Refreshing…" if state.running else "Refresh now"
+    if st.button(label, type="primary", disabled=why is not None, key="refresh-now", help=why):
+        answer = v.service.request_run("manual", requested_by=None)
+        (st.toast if answer.accepted else st.warning)(answer.message)
+        state = v.service.state()
+    if why and not state.running:
+        st.caption(md_text(why))
+    if state.running and state.progress:
+        p = state.progress
+        done = (p.step - 1) / p.steps if p.steps else 0.0
+        st.progress(min(max(done, 0.0), 1.0), text=f"{md_text(p.message)}")
+    elif state.progress and state.progress.stage in ("done", "failed"):
+        (st.success if state.progress.stage == "done" else st.error)(
+            f"Last refresh {age(state.last_finished_at, v.now) if state.last_finished_at else ''}: "
+            f"{md_text(state.progress.message)}")
+    if state.next_run_at:
+        st.caption(f"Next scheduled refresh: {state.next_run_at:%Y-%m-%d %H:%M %Z}.")
+
+
+left, right = st.columns([2, 1])
+with left:
+    st.subheader("Refresh", anchor=False)
+    refresh_panel()
+with right:
+    st.subheader("Clari export quota", anchor=False)
+    try:
+        limits = read_limits(v.settings)
+        st.metric("Exports left this 30 days", f"{limits.available_monthly} of {limits.monthly_quota}")
+        st.caption(f"Concurrent exports free: {limits.available_concurrent} of {limits.concurrent_limit}.")
+    except ClariError as exc:
+        st.warning(f"Could not read Clari's limits: {md_text(exc)}")
+
+num = st.column_config.NumberColumn
+dt = st.column_config.DatetimeColumn
+st.subheader("Run history", anchor=False)
+page.table(analytics.run_history(v.wh, cur=v.cur), {
+    "run_id": num("Run"), "trigger": "Trigger", "requested_by": "Asked by",
+    "started_at": dt("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"), "finished_at": dt("Finished (UTC)", format="HH:mm:ss"),
+    "outcome": "Outcome", "exports_loaded": num("Exports"), "rows_loaded": num("Rows"),
+    "changes_detected": num("Changes"), "error": "Error",
+}, "run-history.csv")
+
+st.subheader("Exports", anchor=False)
+page.table(analytics.export_history(v.wh, cur=v.cur), {
+    "forecast_id": "Forecast", "time_period": "Period", "status": "Status", "job_id": "Clari job",
+    "exported_at": dt("Exported (UTC)", format="YYYY-MM-DD HH:mm"), "entries": num("Entries"),
+    "cells_added": num("Cells new"), "cells_changed": num("Cells changed"), "cells_removed": num("Cells gone"),
+    "changes_detected": num("Changes"), "error": "Error", "warnings": st.column_config.ListColumn("Warnings"),
+}, "export-history.csv")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Rows in the warehouse", anchor=False)
+    page.table(analytics.row_counts(v.wh, cur=v.cur), {"table_name": "Table", "rows": num("Rows")}, "row-counts.csv")
+with right:
+    st.subheader("Configuration", anchor=False)
+    st.caption(f"From {md_text(v.settings.source_path or 'built-in defaults (no clari.toml)')}; the API key is never shown.")
+    st.code(json.dumps(v.settings.redacted(), indent=2), language="json")

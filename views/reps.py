@@ -1,0 +1,49 @@
+"""Rep performance: the leaderboard, and drill-down from a team to its reps."""
+
+import streamlit as st
+
+from clari_data import charts
+from ui import page
+from ui.format import md_text
+
+v = page.start("Rep performance", "reps")
+sel = v.sel
+rows = v.load("performance_members", sel)
+people = v.load("people", sel.forecast_id, sel.time_period)
+names = dict(zip(people["user_id"], people["user_name"]))
+
+
+def drill(team: str | None) -> None:
+    st.session_state["team"] = team
+    st.session_state["rep"] = []
+
+
+managers = rows[rows["is_manager"]]
+if sel.team:
+    parent = people.loc[people["user_id"] == sel.team, "manager_user_id"].iloc[0]
+    up = parent if isinstance(parent, str) else None
+    st.button(f"⬆ Up to {md_text(names.get(up, 'all teams'))}", on_click=drill, args=(up,))
+if not managers.empty and not sel.reps:
+    st.caption("Drill down: open a team to see its reps.")
+    cols = st.columns(min(len(managers), 6))
+    for i, row in enumerate(managers.itertuples()):
+        cols[i % len(cols)].button(str(row.user_name), key=f"drill-{row.user_id}", on_click=drill, args=(row.user_id,),
+                                   width="stretch")
+
+st.plotly_chart(charts.attainment_by_person(rows[~rows["is_manager"]] if sel.team is None else rows),
+                key="reps-attainment")
+
+num = st.column_config.NumberColumn
+updated = int(rows.loc[~rows["is_manager"], "is_updated"].sum())
+total = int((~rows["is_manager"]).sum())
+st.caption(f"{updated} of {total} reps updated their call this week. Status: at risk below 70% commit-to-quota, "
+           "on track at 90% or more, watch between.")
+page.table(rows, {
+    "user_name": "Name", "manager": "Manager", "is_manager": st.column_config.CheckboxColumn("Manager row"),
+    "attainment_pct": st.column_config.ProgressColumn("Attainment", format="%.0f%%", min_value=0, max_value=150),
+    "forecast_to_quota_pct": num("Commit / quota", format="%.0f%%"), "status": "Status",
+    "quota_amount": num("Quota", format="dollar"), "closed_amount": num("Closed won", format="dollar"),
+    "forecast_amount": num("Commit", format="dollar"),
+    "is_updated": st.column_config.CheckboxColumn("Call updated this week"),
+    "adjustment_delta": num("Manager override", format="dollar", help="Manager's adjustment minus the rep's own call"),
+}, f"reps-{sel.forecast_id}-{sel.time_period}.csv")
