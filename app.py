@@ -10,15 +10,15 @@ import streamlit as st
 from clari_data import analytics
 from ui import filters, page, view
 
-st.set_page_config(page_title="Clari forecast dashboard", page_icon="📈", layout="wide")
+st.set_page_config(page_title="Clari forecast dashboard", page_icon=":material/trending_up:", layout="wide")
 
 PAGES = [
-    st.Page("views/overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("views/accuracy.py", title="Forecast accuracy", icon="🎯", url_path="accuracy"),
-    st.Page("views/coverage.py", title="Pipeline coverage", icon="🛢️", url_path="coverage"),
-    st.Page("views/reps.py", title="Rep performance", icon="🏆", url_path="reps"),
-    st.Page("views/changes.py", title="Recent changes", icon="🔀", url_path="changes"),
-    st.Page("views/data.py", title="Data & refresh", icon="🗄️", url_path="data"),
+    st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("views/accuracy.py", title="Forecast accuracy", icon=":material/target:", url_path="accuracy"),
+    st.Page("views/coverage.py", title="Pipeline coverage", icon=":material/water_drop:", url_path="coverage"),
+    st.Page("views/reps.py", title="Rep performance", icon=":material/leaderboard:", url_path="reps"),
+    st.Page("views/changes.py", title="Recent changes", icon=":material/swap_vert:", url_path="changes"),
+    st.Page("views/data.py", title="Data & refresh", icon=":material/database:", url_path="data"),
 ]
 
 settings = view.settings_or_stop()

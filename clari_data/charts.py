@@ -91,8 +91,11 @@ def accuracy_by_week(weekly: pd.DataFrame, target_pct: float, title: str = "Accu
     return _style(fig, title)
 
 
-def coverage_by_person(rows: pd.DataFrame, target: float, title: str = "Pipeline coverage") -> go.Figure:
+def coverage_by_person(rows: pd.DataFrame, target: float, title: str = "Pipeline coverage",
+                       nobody: str = "No one in this selection.") -> go.Figure:
     """Coverage per person (horizontal bars) against the target line."""
+    if rows.empty:
+        return _empty(title, nobody)
     rows = rows[rows["coverage_ratio"].notna()].sort_values("coverage_ratio")
     if rows.empty:
         return _empty(title, "No one in this selection has quota left to cover.")

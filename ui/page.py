@@ -21,15 +21,15 @@ def start(title: str, page: str) -> View:
     st.title(title)
     freshness(v)
     for notice in v.notices:
-        st.warning(notice, icon="🔗")
+        st.warning(notice, icon=":material/link:")
     banners(v.alerts(), page)
     if v.sel is None:
         if v.state.running or v.state.progress is None:
             st.info("Loading the first data from "
                     + ("the built-in demo simulator" if v.settings.demo_mode else "Clari")
-                    + ". The page updates by itself when it lands.", icon="⏳")
+                    + ". The page updates by itself when it lands.", icon=":material/hourglass_top:")
         else:
-            st.info("No data yet. Open **Data & refresh** and press **Refresh now**.", icon="ℹ️")
+            st.info("No data yet. Open **Data & refresh** and press **Refresh now**.", icon=":material/info:")
         st.stop()
     return v
 
@@ -49,7 +49,7 @@ def banners(alerts: list[Alert], page: str) -> None:
     for alert in alerts:
         if page == "overview" or alert.page == page:
             (st.error if alert.severity == "error" else st.warning)(md_text(alert.message),
-                                                                   icon="🚨" if alert.severity == "error" else "⚠️")
+                                                                   icon=":material/error:" if alert.severity == "error" else ":material/warning:")
 
 
 def table(df: pd.DataFrame, columns: dict[str, object], file_name: str, *, height: int | None = None) -> None:
@@ -72,7 +72,7 @@ def live_refresh_indicator() -> None:
     if state.running and state.progress is not None:
         p = state.progress
         step = f" ({p.step} of {p.steps})" if p.steps else ""
-        st.info(f"Refreshing{step}: {md_text(p.message)}", icon="🔄")
+        st.info(f"Refreshing{step}: {md_text(p.message)}", icon=":material/sync:")
 
 
 def remember_seen_runs(v: View) -> None:

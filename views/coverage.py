@@ -16,9 +16,11 @@ weekly = v.load("weekly_totals", sel)
 teams, reps = rows[rows["is_manager"]], rows[~rows["is_manager"]]
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.coverage_by_person(teams, target, "Coverage by team"), key="coverage-teams")
+    st.plotly_chart(charts.coverage_by_person(teams, target, "Coverage by team", "No managers in this selection."),
+                    key="coverage-teams")
 with right:
-    st.plotly_chart(charts.coverage_by_person(reps, target, "Coverage by rep"), key="coverage-reps")
+    st.plotly_chart(charts.coverage_by_person(reps, target, "Coverage by rep", "No reps in this selection."),
+                    key="coverage-reps")
 left, right = st.columns(2)
 with left:
     st.plotly_chart(charts.pipeline_vs_remaining(rows), key="coverage-pipeline")
