@@ -1,7 +1,8 @@
 """Settings: one object, read from `clari.toml`, environment overrides and secrets.
 
-Precedence for each value: environment variable > `.streamlit/secrets.toml` (API key only) >
-`clari.toml` > built-in default. No API key anywhere means demo mode: the built-in simulator.
+Precedence for each value: environment variable > `.streamlit/secrets.toml` (the API key, and the
+notification credentials, which only come from there or the environment) > `clari.toml` > built-in
+default. No API key anywhere means demo mode: the built-in simulator.
 
 Every problem is reported as one `ConfigError` naming the key and what is wrong, so the CLI and
 the app can show a single line instead of a traceback.
@@ -21,6 +22,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PERIOD_RE = re.compile(r"[0-9]{4}_Q[1-4]", re.ASCII)
 EXPORT_TYPES = ("forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed")
 DEFAULT_BASE_URL = "https://api.clari.com/v4"
+# The [alerts] rules by name (clari_data/alerts.py), for choosing what each notification channel receives.
+ALERT_RULES = ("coverage", "accuracy", "change", "stale", "refresh_failed", "export_problem")
+# Notification credentials: read only from .streamlit/secrets.toml [notify] or these variables,
+# never from clari.toml (a file people copy around and paste into tickets).
+NOTIFY_SECRETS = {
+    "slack_webhook_url": "CLARI_SLACK_WEBHOOK_URL",
+    "smtp_username": "CLARI_SMTP_USERNAME",
+    "smtp_password": "CLARI_SMTP_PASSWORD",
+}
+_EMAIL_RE = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
 
 
 class ConfigError(ValueError):
@@ -117,6 +128,36 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Slack and e-mail messages about alerts that newly fire after a refresh (README, Notifications)."""
+
+    public_base_url: str = "http://localhost:8501"  # the dashboard's address, for links in messages
+    slack_enabled: bool = False
+    slack_webhook_url: Secret | None = field(default=None, repr=False)  # secrets.toml or environment only
+    slack_rules: tuple[str, ...] = ALERT_RULES
+    email_enabled: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: Secret | None = field(default=None, repr=False)  # secrets.toml or environment only
+    smtp_password: Secret | None = field(default=None, repr=False)  # secrets.toml or environment only
+    email_from: str | None = None
+    email_to: tuple[str, ...] = ()
+    email_rules: tuple[str, ...] = ALERT_RULES
+    timeout_seconds: float = 10.0  # per attempt (an HTTP request, each SMTP command)
+    max_attempts: int = 3  # per channel and refresh, with exponential backoff between them
+    backoff_seconds: float = 2.0  # wait before the second attempt; doubles each time
+    deadline_seconds: float = 30.0  # the most a refresh waits for all channels together
+
+    def channels(self) -> tuple[str, ...]:
+        """The enabled channels, in a fixed order."""
+        return tuple(name for name, on in (("slack", self.slack_enabled), ("email", self.email_enabled)) if on)
+
+    def rules_for(self, channel: str) -> tuple[str, ...]:
+        return {"slack": self.slack_rules, "email": self.email_rules}[channel]
+
+
+@dataclass(frozen=True)
 class Settings:
     clari: ClariSettings = ClariSettings()
     fields: FieldRoles = FieldRoles()
@@ -124,6 +165,7 @@ class Settings:
     alerts: AlertSettings = AlertSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     demo: DemoSettings = DemoSettings()
+    notify: NotifySettings = NotifySettings()
     source_path: str | None = None  # the clari.toml that was read, if any
 
     @property
@@ -139,6 +181,8 @@ class Settings:
                 value = getattr(getattr(self, section), f.name)
                 if f.name == "api_key":
                     value = "(set)" if value else "(not set: demo mode)"
+                elif isinstance(value, Secret) or "Secret" in str(f.type):
+                    value = "(set)" if value else "(not set)"
                 elif isinstance(value, tuple):
                     value = list(value)
                 values[f.name] = value
@@ -153,6 +197,7 @@ SECTIONS: dict[str, type] = {
     "alerts": AlertSettings,
     "schedule": ScheduleSettings,
     "demo": DemoSettings,
+    "notify": NotifySettings,
 }
 
 
@@ -203,8 +248,9 @@ def _section(section: str, raw: Any, base: Any) -> Any:
     changes = {}
     for key, value in raw.items():
         if key not in known:
+            listed = sorted(k for k in known if not (section == "notify" and k in NOTIFY_SECRETS))
             raise ConfigError(
-                f"[{section}] has an unknown key '{key}'; known keys: {', '.join(sorted(known))}"
+                f"[{section}] has an unknown key '{key}'; known keys: {', '.join(listed)}"
             )
         changes[key] = _coerce(section, key, str(known[key].type), value)
     return replace(base, **changes)
@@ -246,6 +292,47 @@ def _validate(s: Settings) -> None:
         _check_cron(sch.cron, sch.timezone)
     if s.demo.users < 5 or s.demo.users > 10_000:
         raise ConfigError(f"[demo] users must be between 5 and 10000, not {s.demo.users}")
+    _validate_notify(s.notify)
+
+
+def _validate_notify(n: NotifySettings) -> None:
+    if not n.public_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"[notify] public_base_url must start with http:// or https://, not {n.public_base_url!r}")
+    for name in ("slack_rules", "email_rules"):
+        rules = getattr(n, name)
+        bad = [r for r in rules if r not in ALERT_RULES]
+        if bad:
+            raise ConfigError(f"[notify] {name} has unknown rule {bad[0]!r}; known rules: {', '.join(ALERT_RULES)}")
+        if not rules:
+            channel = name.split("_")[0]
+            raise ConfigError(f"[notify] {name} must list at least one rule (or set {channel}_enabled = false)")
+    for name in ("timeout_seconds", "deadline_seconds"):
+        if getattr(n, name) <= 0:
+            raise ConfigError(f"[notify] {name} must be above 0")
+    if n.backoff_seconds < 0:
+        raise ConfigError("[notify] backoff_seconds must not be negative")
+    if not 1 <= n.max_attempts <= 10:
+        raise ConfigError(f"[notify] max_attempts must be between 1 and 10, not {n.max_attempts}")
+    if not 1 <= n.smtp_port <= 65535:
+        raise ConfigError(f"[notify] smtp_port must be between 1 and 65535, not {n.smtp_port}")
+    for name, addresses in (("email_from", (n.email_from,) if n.email_from else ()), ("email_to", n.email_to)):
+        for address in addresses:
+            if not _EMAIL_RE.fullmatch(address):
+                raise ConfigError(f"[notify] {name}: {address[:80]!r} is not an e-mail address like name@example.com")
+    if n.smtp_host is not None and (not n.smtp_host.strip() or any(c.isspace() for c in n.smtp_host)):
+        raise ConfigError(f"[notify] smtp_host must be a host name, not {n.smtp_host[:80]!r}")
+    # The webhook URL is a secret: messages about it never quote it.
+    if n.slack_webhook_url and not n.slack_webhook_url.reveal().startswith(("https://", "http://")):
+        raise ConfigError("[notify] slack_webhook_url must start with https:// (the Slack incoming webhook's URL)")
+    if bool(n.smtp_username) != bool(n.smtp_password):
+        raise ConfigError("[notify] smtp_username and smtp_password go together: set both (for SMTP login) or neither")
+    if n.slack_enabled and not n.slack_webhook_url:
+        raise ConfigError("[notify] slack_enabled is true but no webhook URL is set: put slack_webhook_url under "
+                          "[notify] in .streamlit/secrets.toml, or set CLARI_SLACK_WEBHOOK_URL")
+    if n.email_enabled:
+        missing = [name for name in ("smtp_host", "email_from", "email_to") if not getattr(n, name)]
+        if missing:
+            raise ConfigError(f"[notify] email_enabled is true but {missing[0]} is not set")
 
 
 def _check_cron(expression: str, timezone: str) -> None:
@@ -300,14 +387,26 @@ def load_settings(
             raise ConfigError(
                 f"{path}: unknown section [{section}]; known sections: {', '.join(SECTIONS)}"
             )
+        if section == "notify" and isinstance(values, dict):
+            for key in NOTIFY_SECRETS:
+                if key in values:
+                    raise ConfigError(
+                        f"[notify] {key} is a secret and is not read from {path.name}: put it under [notify] in "
+                        f".streamlit/secrets.toml, or set {NOTIFY_SECRETS[key]}")
         settings = replace(settings, **{section: _section(section, values, getattr(settings, section))})
 
     clari = settings.clari
+    notify = settings.notify
     secrets_file = Path(secrets_path or env.get("CLARI_SECRETS") or ".streamlit/secrets.toml")
     if secrets_file.exists():
-        secret_key = _read_toml(secrets_file, "secrets file").get("clari", {}).get("api_key")
+        secrets = _read_toml(secrets_file, "secrets file")
+        secret_key = secrets.get("clari", {}).get("api_key")
         if secret_key:
             clari = replace(clari, api_key=_coerce("clari", "api_key (secrets.toml)", "Secret | None", secret_key))
+        notify = _notify_secrets(secrets.get("notify", {}), notify)
+    for key, variable in NOTIFY_SECRETS.items():
+        if env.get(variable):
+            notify = replace(notify, **{key: Secret(env[variable])})
     if env.get("CLARI_API_KEY"):
         clari = replace(clari, api_key=Secret(env["CLARI_API_KEY"]))
     if env.get("CLARI_BASE_URL"):
@@ -315,6 +414,19 @@ def load_settings(
     warehouse = settings.warehouse
     if env.get("CLARI_DB_PATH"):
         warehouse = replace(warehouse, path=env["CLARI_DB_PATH"])
-    settings = replace(settings, clari=clari, warehouse=warehouse)
+    settings = replace(settings, clari=clari, warehouse=warehouse, notify=notify)
     _validate(settings)
     return settings
+
+
+def _notify_secrets(raw: Any, notify: NotifySettings) -> NotifySettings:
+    """The [notify] table of the secrets file: the webhook URL and the SMTP login, nothing else."""
+    if not isinstance(raw, dict):
+        raise ConfigError("[notify] in the secrets file must be a table of settings")
+    for key, value in raw.items():
+        if key not in NOTIFY_SECRETS:
+            raise ConfigError(f"[notify] in the secrets file has an unknown key '{key}'; "
+                              f"known keys: {', '.join(NOTIFY_SECRETS)}")
+        if value:
+            notify = replace(notify, **{key: _coerce("notify", f"{key} (secrets.toml)", "Secret | None", value)})
+    return notify

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import demo
+from . import demo, notify
 from .client import (ClariClient, ClariError, Job, JobDeadlineError, JobFailedError, NotReadyError,
                      QuotaReachedError)
 from .config import Settings
@@ -62,6 +62,7 @@ class ExportOutcome:
 class RefreshResult:
     run_id: int
     outcomes: tuple[ExportOutcome, ...]
+    notifications: tuple[notify.Delivery, ...] = ()  # the messages sent about new alerts, if any
 
     @property
     def failures(self) -> list[ExportOutcome]:
@@ -173,6 +174,8 @@ def run_refresh(
     errors = "; ".join(f"{o.label}: {o.error}" for o in result.failures) or None
     warehouse.finish_run(run_id, outcome=result.outcome, exports_loaded=result.exports_loaded,
                          rows_loaded=result.rows, changes_detected=result.changes, error=errors)
+    # Slack and e-mail about newly firing alerts: bounded in time, recorded, and never raises.
+    result = replace(result, notifications=notify.after_refresh(settings, warehouse, result, report))
     final = "done" if result.outcome == "success" else "failed"
     report(Progress(final, result.summary() if final == "done" else errors or "failed"))
     return result

@@ -1,11 +1,12 @@
 """Data & refresh: freshness, "Refresh now" with live progress, run and export history, row
-counts, the Clari quota left, and the configuration without secrets."""
+counts, the Clari quota left, notifications (history and test messages), and the configuration
+without secrets."""
 
 import json
 
 import streamlit as st
 
-from clari_data import analytics
+from clari_data import analytics, notify
 from clari_data.client import ClariError
 from clari_data.refresh import read_limits
 from ui import page
@@ -29,7 +30,7 @@ def refresh_panel() -> None:
     if st.button(label, type="primary", disabled=why is not None, key="refresh-now", help=why):
         answer = v.service.request_run("manual", requested_by=None)
         (st.toast if answer.accepted else st.warning)(answer.message)
-        state = v.service.state()
+        st.rerun(scope="fragment")  # redraw at once: the button disabled, the progress shown
     if why and not state.running:
         st.caption(md_text(why))
     if state.running and state.progress:
@@ -74,6 +75,33 @@ page.table(analytics.export_history(v.wh, cur=v.cur), {
     "cells_added": num("Cells new"), "cells_changed": num("Cells changed"), "cells_removed": num("Cells gone"),
     "changes_detected": num("Changes"), "error": "Error", "warnings": st.column_config.ListColumn("Warnings"),
 }, "export-history.csv")
+
+st.subheader("Notifications", anchor=False)
+channels = v.settings.notify.channels()
+if channels:
+    st.caption("After each refresh, alerts that newly fire go to "
+               + " and ".join(notify.CHANNELS[c] for c in channels)
+               + "; one still firing is not sent again until it clears. A failed delivery is tried again next refresh.")
+    for column, channel in zip(st.columns(len(channels) + 2), channels):
+        name = notify.CHANNELS[channel]
+        if column.button(f"Send a test message ({name})", key=f"notify-test-{channel}",
+                         help=f"Sends one message to {name} now and records it below."):
+            with st.spinner(f"Sending a test message to {name}…"):
+                sent = notify.send_test(v.settings, v.wh, channel)
+            if sent.ok:
+                st.success(f"Test message sent to {name}.")
+            else:
+                st.error(f"Test message to {name} failed: {md_text(sent.error)}")
+else:
+    st.caption("No channel is enabled: set `slack_enabled` or `email_enabled` under `[notify]` in clari.toml "
+               "(the README's Notifications section says how).")
+# Its own cursor, not the page's snapshot: a test message sent just now shows at once.
+page.table(notify.history(v.wh), {
+    "delivery_id": num("#"), "run_id": num("Run"), "channel": "Channel", "kind": "Kind", "outcome": "Outcome",
+    "subject": "Subject", "alerts": num("Alerts"), "attempts": num("Attempts"),
+    "started_at": dt("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"), "sent_at": dt("Sent (UTC)", format="HH:mm:ss"),
+    "error": "Error", "rule_keys": st.column_config.ListColumn("Alert keys"),
+}, "notification-history.csv")
 
 left, right = st.columns(2)
 with left:
