@@ -55,7 +55,6 @@ class RefreshService:
                  refresh: Callable[..., RefreshResult] = run_refresh) -> None:
         self.settings = settings
         self.warehouse = warehouse or Warehouse.from_settings(settings)
-        self.warehouse.close_abandoned_runs()
         self._refresh = refresh
         self._lock = threading.Lock()
         self._busy = False
@@ -100,12 +99,18 @@ class RefreshService:
             self._scheduler.shutdown(wait=False)
         except Exception:  # already stopped
             pass
+        with self._lock:
+            running = self._busy
+        if not running:
+            self._close_warehouse()
+        # Otherwise the running refresh closes it when it ends (see _job): shutdown does not wait
+        # for it, and closing under it would fail its writes.
+
+    def _close_warehouse(self) -> None:
         try:
             self.warehouse.close()
         except duckdb.Error:
-            # A refresh is still writing (shutdown does not wait for it): its transaction either
-            # commits or is discarded by DuckDB, and the process's exit releases the file.
-            log.info("warehouse left open for a refresh still running")
+            log.info("warehouse still in use at shutdown; the process's exit releases it")
 
     @property
     def scheduler(self) -> BackgroundScheduler:
@@ -165,7 +170,9 @@ class RefreshService:
                 self._busy = False
                 self._last_finished_at = datetime.now(timezone.utc)
                 self._runs_completed += 1
-            if not self.settings.schedule.enabled and not self._stopped:
+            if self._stopped:
+                self._close_warehouse()
+            elif not self.settings.schedule.enabled:
                 self._scheduler.pause_job(JOB_ID)
 
     def _on_progress(self, progress: Progress) -> None:

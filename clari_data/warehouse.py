@@ -134,6 +134,9 @@ class Warehouse:
             ) from None
         self._migrate()
         self._sync_roles()
+        # This process now holds the only write lock, so a run still marked 'running' belongs to a
+        # process that died mid-refresh.
+        self.close_abandoned_runs()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Warehouse":
@@ -233,6 +236,10 @@ class Warehouse:
                 cur.execute("BEGIN TRANSACTION")
                 cur.execute("DELETE FROM field_roles")
                 cur.executemany("INSERT INTO field_roles VALUES (?, ?)", roles)
+                # Which field plays which role decides every row of current_role_values.
+                stmts = sql_statements("load.sql")
+                cur.execute(stmts["clear_role_values"])
+                cur.execute(stmts["rebuild_role_values"])
                 cur.execute("COMMIT")
             finally:
                 cur.close()
@@ -273,6 +280,9 @@ class Warehouse:
                 try:
                     result = self._load(cur, stmts, path, size, sha, forecast_id, job_id,
                                         requested_period, exported_at, rows_truncated, thresholds)
+                except duckdb.OutOfMemoryException as exc:
+                    cur.execute("ROLLBACK")
+                    raise WarehouseError(self._out_of_memory(cur, path, size, exc)) from None
                 except BaseException:
                     cur.execute("ROLLBACK")
                     raise
@@ -290,6 +300,8 @@ class Warehouse:
             cur.execute(stmts["read_document"], {
                 "path": str(path), "columns": EXPORT_COLUMNS, "max_object_size": max(size + 1024, 1 << 24),
             })
+        except duckdb.OutOfMemoryException:
+            raise  # the file may be fine: the memory cap is too tight (load_export says so)
         except duckdb.Error as exc:
             detail = str(exc).splitlines()[0][:200]
             raise ExportRejected("invalid_json", f"the export file is not valid JSON or not Clari's shape ({detail})") from None
@@ -337,7 +349,7 @@ class Warehouse:
                                  f"none of the {doc['entries']} entries of {forecast_id} {period} could be loaded: "
                                  + "; ".join(warnings))
 
-        export_id = cur.execute("SELECT nextval('export_id_seq')").fetchone()[0]
+        export_id = cur.execute("SELECT coalesce(max(export_id), 0) + 1 FROM exports").fetchone()[0]
         previous = latest[0] if latest else None
         ids = {"export_id": export_id, "time_period": period}
         for name in ("upsert_users", "upsert_fields"):
@@ -355,6 +367,9 @@ class Warehouse:
                 "SELECT count(*) FROM changes WHERE export_id = ? AND is_significant", [export_id]).fetchone()[0]
         cur.execute(stmts["close_versions"], {**params, "export_id": export_id})
         cur.execute(stmts["open_versions"], {**params, "export_id": export_id})
+        # The pages' role pivot (migration 004) follows the new versions, in the same transaction.
+        for name in ("stage_role_values", "delete_role_values", "insert_role_values"):
+            cur.execute(stmts[name], params)
         cur.execute(
             "INSERT INTO exports VALUES (?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [export_id, job_id, forecast_id, period, requested_period, exported_at, _utcnow(), sha, size,
@@ -365,6 +380,15 @@ class Warehouse:
                  export_id, forecast_id, period, cells, added, changed, removed, significant)
         return LoadResult("loaded", export_id, period, doc["entries"], cells, added, changed, removed,
                           significant, tuple(warnings))
+
+    @staticmethod
+    def _out_of_memory(cur, path: Path, size: int, exc: Exception) -> str:
+        limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        detail = str(exc).splitlines()[0][:200]
+        return (f"DuckDB ran out of memory loading the {size / 1e6:,.1f} MB export {path.name} under its memory "
+                f"limit of {limit} ({detail}). Raise [warehouse] memory_limit (reading an export takes several "
+                "times its size) or give the process more memory; the downloaded file is kept, so the next "
+                "refresh loads it without a new export.")
 
     # -- jobs in flight ---------------------------------------------------------------------
 
@@ -385,10 +409,17 @@ class Warehouse:
 
     def start_run(self, trigger: str, requested_by: str | None = None, pid: int | None = None) -> int:
         with self._write_lock:
-            run_id = self.scalar("SELECT nextval('run_id_seq')")
-            self._write("INSERT INTO runs (run_id, trigger, requested_by, started_at, outcome, pid) "
-                        "VALUES (?, ?, ?, ?, 'running', ?)", [run_id, trigger, requested_by, _utcnow(), pid])
-            return run_id
+            # Ids are max + 1 under the write lock (one writing process per file), not sequences:
+            # after a crash DuckDB replays committed rows from the WAL but not a sequence's state,
+            # so a sequence would hand out an id that a replayed row already holds.
+            cur = self.cursor()
+            try:
+                return cur.execute(
+                    "INSERT INTO runs (run_id, trigger, requested_by, started_at, outcome, pid) "
+                    "SELECT coalesce(max(run_id), 0) + 1, ?, ?, ?, 'running', ? FROM runs RETURNING run_id",
+                    [trigger, requested_by, _utcnow(), pid]).fetchone()[0]
+            finally:
+                cur.close()
 
     def record_attempt(self, run_id: int, *, forecast_id: str, requested_period: str | None, started_at: datetime,
                        status: str, time_period: str | None = None, job_id: str | None = None,
@@ -405,7 +436,7 @@ class Warehouse:
                     [_utcnow(), outcome, exports_loaded, rows_loaded, changes_detected, error, run_id])
 
     def close_abandoned_runs(self) -> None:
-        """Runs left 'running' by a process that died cannot finish; say so instead of spinning forever."""
+        """Runs left 'running' by a process that died cannot finish: record them as failed."""
         self._write("UPDATE runs SET outcome = 'failed', finished_at = coalesce(finished_at, ?), "
                     "error = 'the refresh process stopped before the run finished' WHERE outcome = 'running'",
                     [_utcnow()])

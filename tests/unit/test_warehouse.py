@@ -166,8 +166,9 @@ def test_runs_and_attempts_are_recorded(wh):
     row = wh.cursor().execute("SELECT trigger, requested_by, outcome, error FROM runs").fetchone()
     assert row == ("manual", "ana@example.com", "failed", "quota used up")
     other = wh.start_run("schedule")
-    wh.close_abandoned_runs()  # a process that died mid-run leaves 'running' behind
-    assert wh.scalar("SELECT outcome FROM runs WHERE run_id = ?", [other]) == "failed"
+    wh.close()
+    with Warehouse(wh.path) as reopened:  # as after a process died mid-run
+        assert reopened.scalar("SELECT outcome FROM runs WHERE run_id = ?", [other]) == "failed"
 
 
 def test_in_flight_jobs_are_remembered(wh):
