@@ -10,8 +10,7 @@ import pytest
 from clari_data.config import ClariSettings, DemoSettings, Secret, Settings, WarehouseSettings
 from clari_data.simulator import SimulatorServer, SyntheticOrg
 from clari_data.warehouse import Warehouse
-
-TEST_KEY = "TEST-SECRET-KEY-7f3a9c"
+from support import SIM_NOW, TEST_KEY
 
 
 @pytest.fixture
@@ -24,7 +23,8 @@ def wh(tmp_path):
 @pytest.fixture
 def simulator():
     """A simulator on a free loopback port, fast jobs, accepting TEST_KEY."""
-    server = SimulatorServer(SyntheticOrg(seed=7, users=60), api_keys=(TEST_KEY,), job_seconds=0.05).start()
+    server = SimulatorServer(SyntheticOrg(seed=7, users=60, now=SIM_NOW), api_keys=(TEST_KEY,),
+                             job_seconds=0.05).start()
     yield server
     server.stop()
 

@@ -2,11 +2,12 @@
 
 import shutil
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from builders import Export, user
+from support import SIM_NOW
 from streamlit.testing.v1 import AppTest
 
 from clari_data.config import load_settings
@@ -28,6 +29,7 @@ def demo_db(tmp_path_factory):
     path = folder / "demo.duckdb"
     settings = load_settings(env={"CLARI_DB_PATH": str(path)}, config_path=write_config(folder, ""))
     with Warehouse.from_settings(settings) as wh:
+        wh.set_demo_clock(SIM_NOW - timedelta(days=1))  # a day on which calls move
         for _ in range(2):
             assert run_refresh(settings, wh).outcome == "success"
     demo.stop()

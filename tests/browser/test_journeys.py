@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import Server, screenshot
+from dashboard_server import Server, screenshot
 from playwright.sync_api import Page, expect
 
 from clari_data.periods import quarter_of, shift_period

@@ -1,0 +1,195 @@
+"""The fault matrix: every way Clari or the network can fail, one test per row, against the
+simulator over loopback. Each asserts the run's recorded outcome and message, and that the
+warehouse afterwards holds exactly the data it held before, or the new export fully loaded
+(the same current state as a clean load of the same export) -- never part of it.
+
+The decision for each row is documented in the README, "Operations: what happens when...".
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Callable
+
+import pytest
+from support import TEST_KEY
+
+from clari_data.client import ClariClient
+from clari_data.config import Secret
+from clari_data.refresh import run_refresh
+from clari_data.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    outcome: str  # "loaded" or "failed"
+    kind: str | None = None  # failure kind recorded for a failed export
+    message: str = ""  # a fragment of the recorded error or warning
+    inject: Callable = lambda sim, ctx: None
+    clari: dict = field(default_factory=dict)  # ClariSettings overrides
+    client: dict = field(default_factory=dict)  # ClariClient overrides
+    past_period: bool = False  # export an explicit past quarter instead of the current one
+    exact: bool = True  # a loaded export must equal a clean load of the same export
+
+
+def http_date(seconds: float) -> str:
+    return format_datetime(datetime.now(timezone.utc) + timedelta(seconds=seconds), usegmt=True)
+
+
+@dataclass
+class Context:
+    """What a row's injection sets up besides the simulator's faults."""
+
+    clari: dict = field(default_factory=dict)  # more ClariSettings overrides
+    sockets: list = field(default_factory=list)  # closed after the refresh
+
+
+def black_hole(ctx: Context) -> str:
+    """A loopback port that accepts no connection: its backlog is full, so a connect times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname())
+    ctx.sockets += [listener, filler]
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/v4"
+
+
+def closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/v4"
+
+
+ROWS = [
+    Row("429-retry-after-seconds", "loaded", inject=lambda s, c: s.faults.http_status(429, retry_after="1", times=2)),
+    Row("429-retry-after-http-date", "loaded",
+        inject=lambda s, c: s.faults.http_status(429, retry_after=http_date(1), times=1)),
+    Row("429-without-retry-after", "loaded", inject=lambda s, c: s.faults.http_status(429, times=2)),
+    Row("429-that-does-not-stop", "failed", "rate_limited", "rate",
+        inject=lambda s, c: s.faults.http_status(429, retry_after="0", times=None)),
+    Row("500-that-recovers", "loaded", inject=lambda s, c: s.faults.http_status(500, times=2)),
+    Row("502-that-recovers", "loaded", inject=lambda s, c: s.faults.http_status(502, times=2)),
+    Row("503-that-recovers", "loaded", inject=lambda s, c: s.faults.http_status(503, times=2)),
+    Row("500-that-does-not", "failed", "server", "500", inject=lambda s, c: s.faults.http_status(500, times=None)),
+    Row("502-that-does-not", "failed", "server", "502", inject=lambda s, c: s.faults.http_status(502, times=None)),
+    Row("503-that-does-not", "failed", "server", "503", inject=lambda s, c: s.faults.http_status(503, times=None)),
+    Row("connection-refused", "failed", "network", "connect", clari={"base_url": closed_port()}),
+    Row("connect-time-out", "failed", "network", "connect", client={"timeout": 0.5, "max_retries": 1},
+        inject=lambda s, c: c.clari.update(base_url=black_hole(c))),
+    Row("read-time-out-that-recovers", "loaded", client={"timeout": 1.0},
+        inject=lambda s, c: s.faults.delay(2.0, path=r"^/export/jobs/\w+$", times=1)),
+    Row("read-time-out-that-does-not", "failed", "network", "timed out", client={"timeout": 0.5, "max_retries": 1},
+        inject=lambda s, c: s.faults.delay(1.5, path=r"^/export/jobs/\w+$", times=None)),
+    Row("cut-mid-download-that-recovers", "loaded", inject=lambda s, c: s.faults.cut(300, times=1)),
+    Row("cut-mid-download-that-does-not", "failed", "network", "download",
+        inject=lambda s, c: s.faults.cut(300, times=None)),
+    Row("job-failed", "failed", "job_failed", "FAILED", inject=lambda s, c: s.faults.job_outcome("FAILED")),
+    Row("job-aborted", "failed", "job_aborted", "ABORTED", inject=lambda s, c: s.faults.job_outcome("ABORTED")),
+    Row("job-cancelled", "failed", "job_cancelled", "CANCELLED", inject=lambda s, c: s.faults.job_outcome("CANCELLED")),
+    Row("job-never-finishes", "failed", "job_deadline", "cancel", clari={"poll_deadline_seconds": 1.0},
+        inject=lambda s, c: s.faults.job_outcome("STUCK")),
+    Row("quota-reached-400", "failed", "quota_reached", "quota",
+        inject=lambda s, c: s.faults.error_code("export_monthly_quota_reached")),
+    Row("quota-used-up-before-queuing", "failed", "quota_reached", "quota",
+        inject=lambda s, c: setattr(s, "monthly_quota", len(s.jobs))),
+    Row("bad-key-401", "failed", "auth", "API key", clari={"api_key": Secret("WRONG-KEY-123")}),
+    Row("not-opted-in-401", "failed", "not_opted_in", "opted in", inject=lambda s, c: s.faults.error_code("no_optin")),
+    Row("unknown-forecast-400", "failed", "unknown_forecast", "deal_owner", clari={"forecast_ids": ("deal_owner",)}),
+    Row("period-replaced-by-current-quarter", "failed", "period_fallback", "instead of the requested",
+        past_period=True, inject=lambda s, c: s.faults.result_body("period_fallback")),
+    Row("truncated-json", "failed", "invalid_json", "not valid JSON", inject=lambda s, c: s.faults.result_body("truncated")),
+    Row("invalid-json", "failed", "invalid_json", "not valid JSON",
+        inject=lambda s, c: s.faults.result_body("invalid_json")),
+    Row("missing-top-level-list", "failed", "missing_list", "no 'entries' list",
+        inject=lambda s, c: s.faults.result_body("missing_entries")),
+    Row("empty-export", "failed", "empty", "no entries", inject=lambda s, c: s.faults.result_body("empty")),
+    Row("rows-truncated", "failed", "truncated", "rowsTruncated", inject=lambda s, c: s.faults.result_body("rows_truncated")),
+    Row("unknown-users-fields-weeks", "loaded", message="not in the export's user list", exact=False,
+        inject=lambda s, c: s.faults.result_body("unknown_refs")),
+    Row("null-negative-huge-non-numeric-amounts", "loaded", message="were not numbers", exact=False,
+        inject=lambda s, c: s.faults.result_body("bad_amounts")),
+    Row("duplicate-entries", "loaded", message="duplicate", exact=False,
+        inject=lambda s, c: s.faults.result_body("duplicates")),
+    Row("unknown-extra-keys", "loaded", inject=lambda s, c: s.faults.result_body("extra_keys")),
+]
+
+
+def current_state(wh: Warehouse) -> list[tuple]:
+    return sorted(wh.cursor().execute("SELECT * EXCLUDE (valid_from) FROM current_cells").fetchall(), key=repr)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_fault(row, sim_settings, simulator, tmp_path):
+    period = simulator.org.periods()[1] if row.past_period else simulator.org.current_period()
+    with Warehouse.from_settings(sim_settings) as wh:
+        assert run_refresh(sim_settings, wh, periods=[period]).outcome == "success"
+        before = wh.table_contents()
+        simulator.org.advance(1)  # the next export carries changes, so a partial load would show
+
+        context = Context()
+        row.inject(simulator, context)
+        settings = replace(sim_settings, clari=replace(sim_settings.clari, **row.clari, **context.clari))
+        client = ClariClient.from_settings(settings.clari, backoff_base=0.05, backoff_max=0.2, **row.client)
+        try:
+            result = run_refresh(settings, wh, periods=[period], client=client)
+        finally:
+            client.close()
+            simulator.faults.clear()
+            for sock in context.sockets:
+                sock.close()
+        run = wh.cursor().execute("SELECT outcome, error FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+        [outcome] = result.outcomes
+
+        if row.outcome == "failed":
+            assert outcome.status == "failed" and outcome.kind == row.kind, (outcome.kind, outcome.error)
+            assert row.message.lower() in outcome.error.lower()
+            assert run[0] == "failed" and outcome.error in run[1]
+            assert wh.table_contents() == before  # byte-for-byte the same data
+        else:
+            assert outcome.status == "loaded", outcome.error
+            assert run == ("success", None)
+            assert wh.scalar("SELECT count(*) FROM exports") == 2
+            cells = wh.scalar("SELECT cells FROM exports ORDER BY export_id DESC LIMIT 1")
+            assert wh.scalar("SELECT count(*) FROM current_cells") == cells  # fully loaded
+            if row.message:
+                assert any(row.message in w for w in outcome.warnings), outcome.warnings
+                stored = wh.scalar("SELECT warnings FROM export_attempts ORDER BY finished_at DESC LIMIT 1")
+                assert list(outcome.warnings) == stored
+            if row.exact:
+                with Warehouse(tmp_path / "reference.duckdb") as reference:
+                    clean = replace(sim_settings, warehouse=replace(sim_settings.warehouse,
+                                                                    path=str(tmp_path / "reference.duckdb")))
+                    assert run_refresh(clean, reference, periods=[period]).outcome == "success"
+                    assert current_state(wh) == current_state(reference)
+
+
+def test_a_stuck_job_is_cancelled_at_the_deadline(sim_settings, simulator):
+    simulator.faults.job_outcome("STUCK")
+    settings = replace(sim_settings, clari=replace(sim_settings.clari, poll_deadline_seconds=1.0))
+    with Warehouse.from_settings(settings) as wh:
+        result = run_refresh(settings, wh, periods=[simulator.org.current_period()])
+    [job_id] = [o.job_id for o in result.outcomes]
+    assert ("PATCH", f"/v4/export/jobs/{job_id}", 200) in simulator.request_log
+    assert simulator.jobs[job_id].status == "ABORTED"  # cancelled while running frees the slot
+
+
+def test_quota_used_up_is_refused_before_spending_a_request(sim_settings, simulator):
+    with Warehouse.from_settings(sim_settings) as wh:
+        run_refresh(sim_settings, wh, periods=[simulator.org.current_period()])
+        simulator.monthly_quota = len(simulator.jobs)
+        posts = sum(1 for m, _, _ in simulator.request_log if m == "POST")
+        result = run_refresh(sim_settings, wh, periods=[simulator.org.current_period()])
+    assert result.failures[0].kind == "quota_reached"
+    assert sum(1 for m, _, _ in simulator.request_log if m == "POST") == posts
+
+
+def test_the_key_is_never_in_a_recorded_error(sim_settings, simulator):
+    settings = replace(sim_settings, clari=replace(sim_settings.clari, api_key=Secret(TEST_KEY + "x")))
+    with Warehouse.from_settings(settings) as wh:
+        result = run_refresh(settings, wh)
+        errors = " ".join(str(v) for row in wh.cursor().execute("SELECT * FROM runs").fetchall() for v in row)
+    assert result.failures and TEST_KEY not in errors and TEST_KEY not in result.failures[0].error
