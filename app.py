@@ -22,11 +22,13 @@ PAGES = [
 ]
 
 settings = view.settings_or_stop()
+user_email = view.signed_in_user_or_stop()
 service = view.service_or_stop(settings)
 current_page = st.navigation(PAGES)
 
 with service.warehouse.snapshot() as cur:
-    v = view.View(settings, service, cur, analytics.status(service.warehouse, cur), service.state())
+    v = view.View(settings, service, cur, analytics.status(service.warehouse, cur), service.state(),
+                  sign_in=view.sign_in_configured(), user_email=user_email)
     view.set_current(v)
     page.remember_seen_runs(v)  # this run shows the data of every refresh finished so far
 

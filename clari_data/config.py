@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+ACCESS_ENTRY_RE = re.compile(r"[^@\s]*@[^@\s]+\.[^@\s]+")
 # ASCII digits only, and fullmatch: `$` alone would accept a trailing newline.
 PERIOD_RE = re.compile(r"[0-9]{4}_Q[1-4]", re.ASCII)
 EXPORT_TYPES = ("forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed")
@@ -158,6 +159,13 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    # With sign-in configured (Streamlit's [auth] in secrets.toml): who may press "Refresh now",
+    # as e-mail addresses or "@domain" entries. Empty: nobody; refreshes then run on schedule only.
+    refresh_allowed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     clari: ClariSettings = ClariSettings()
     fields: FieldRoles = FieldRoles()
@@ -166,6 +174,7 @@ class Settings:
     schedule: ScheduleSettings = ScheduleSettings()
     demo: DemoSettings = DemoSettings()
     notify: NotifySettings = NotifySettings()
+    access: AccessSettings = AccessSettings()
     source_path: str | None = None  # the clari.toml that was read, if any
 
     @property
@@ -198,6 +207,7 @@ SECTIONS: dict[str, type] = {
     "schedule": ScheduleSettings,
     "demo": DemoSettings,
     "notify": NotifySettings,
+    "access": AccessSettings,
 }
 
 
@@ -293,6 +303,10 @@ def _validate(s: Settings) -> None:
     if s.demo.users < 5 or s.demo.users > 10_000:
         raise ConfigError(f"[demo] users must be between 5 and 10000, not {s.demo.users}")
     _validate_notify(s.notify)
+    for entry in s.access.refresh_allowed:
+        if not ACCESS_ENTRY_RE.fullmatch(entry):
+            raise ConfigError(f"[access] refresh_allowed: {entry!r} is neither an e-mail address nor an "
+                              "\"@domain\" entry, e.g. \"ana@example.com\" or \"@example.com\"")
 
 
 def _validate_notify(n: NotifySettings) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -302,14 +302,3 @@ def _job_time(job: Job) -> datetime | None:
     return (datetime.fromtimestamp(millis / 1000, tz=timezone.utc).replace(tzinfo=None)
             if millis < 1e14 else None)
 
-
-def freshness(warehouse: Warehouse) -> datetime | None:
-    """When the data was last confirmed current: the end of the latest successful export attempt."""
-    return warehouse.scalar(
-        "SELECT max(finished_at) FROM export_attempts WHERE status IN ('loaded', 'unchanged', 'skipped')")
-
-
-def stale_since(warehouse: Warehouse, hours: float, now: datetime | None = None) -> bool:
-    last = freshness(warehouse)
-    now = (now or datetime.now(timezone.utc)).replace(tzinfo=None)
-    return last is None or now - last > timedelta(hours=hours)

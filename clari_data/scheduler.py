@@ -12,7 +12,7 @@ import atexit
 import logging
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 

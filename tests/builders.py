@@ -76,3 +76,37 @@ def small_org() -> list[dict]:
         user("r2", "Ria Rep", "REP-2", "MGR-1"),
         user("r3", "Rob Rep", "REP-3", "MGR-2"),
     ]
+
+
+HOSTILE_NAMES = {
+    "boss": "<script>alert('x')</script>",
+    "r1": "**bold** [link](http://evil.example) $x$",
+    "r2": "<img src=x onerror=alert(1)>",
+}
+HOSTILE_FIELD = "<b onmouseover=alert(2)>Commit</b>"
+
+
+def hostile_warehouse(folder: Path, name: str = "hostile.duckdb") -> Path:
+    """A warehouse whose people and Commit field are named like HTML, Markdown and script, with two
+    exports a day apart (so the changes page has moves to show)."""
+    from datetime import datetime
+
+    from clari_data.warehouse import Warehouse
+
+    def export(commit: float) -> dict:
+        e = Export(period="2026_Q1", users=[user(uid, label, uid.upper(), None if uid == "boss" else "BOSS")
+                                            for uid, label in HOSTILE_NAMES.items()], weeks=["2026-03-23"])
+        for uid in HOSTILE_NAMES:
+            e.row(uid, "2026-03-23", commit=commit, best_case=20_000, quota=100_000, closed=5_000, pipeline=50_000)
+        document = e.document()
+        document["fields"][0]["fieldName"] = HOSTILE_FIELD
+        return document
+
+    path = folder / name
+    with Warehouse(path) as wh:
+        for day, commit in ((2, 10_000), (3, 30_000)):
+            source = folder / f"hostile-{day}.json"
+            source.write_text(json.dumps(export(commit)))
+            wh.load_export(source, forecast_id="net_arr", job_id=f"hostile-{day}", requested_period="2026_Q1",
+                           exported_at=datetime(2026, 4, day))
+    return path

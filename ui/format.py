@@ -7,12 +7,23 @@ import re
 from datetime import datetime, timezone
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+# GFM turns bare URLs, www. addresses and e-mail addresses into links even when their characters are
+# escaped; an invisible zero-width space breaks each pattern without changing what is shown.
+_AUTOLINK = re.compile(r"(?i)(://|@|\bwww\.)")
+_ZWSP = "\u200b"
+
+
+def _break_autolink(match: re.Match) -> str:
+    found = match.group(1)
+    return ":" + _ZWSP + "//" if found == "://" else _ZWSP + "@" if found == "@" else found[:3] + _ZWSP + "."
 
 
 def md_text(text: object) -> str:
     """Text from the data, safe inside st.markdown / st.warning / st.error: every Markdown, HTML and
-    LaTeX ($) character is escaped, so a rep called `**bold**` or `<script>` shows those characters."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
+    LaTeX ($) character is escaped and no URL or address turns into a link, so a rep called
+    `**bold**`, `<script>` or `[x](http://evil)` shows those characters."""
+    text = _AUTOLINK.sub(_break_autolink, str(text))
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
 
 
 def _missing(value: object) -> bool:

@@ -33,6 +33,8 @@ class View:
     state: ServiceState
     sel: Selection | None = None
     notices: list[str] = field(default_factory=list)
+    sign_in: bool = False  # sign-in is configured ([auth] in secrets.toml)
+    user_email: str | None = None  # the signed-in user, if any
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -62,6 +64,31 @@ def _cached(name: str, token: str, version: int, args: tuple, _wh: Warehouse, _c
 @st.cache_data(max_entries=500, show_spinner=False)
 def _cached_data_alerts(token: str, version: int, sel: Selection, thresholds, roles, _wh: Warehouse, _cur):
     return alerts.data_alerts(_wh, thresholds, roles, sel, _cur)
+
+
+def sign_in_configured() -> bool:
+    """Whether Streamlit's OIDC sign-in is set up ([auth] in .streamlit/secrets.toml)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def signed_in_user_or_stop() -> str | None:
+    """With sign-in configured, stops the run for a visitor until they sign in; returns the
+    signed-in user's e-mail (None without sign-in)."""
+    if not sign_in_configured():
+        return None
+    if not st.user.is_logged_in:
+        st.title("Clari forecast dashboard")
+        st.info("Sign in to see the forecast.", icon=":material/lock:")
+        st.button("Sign in", type="primary", on_click=st.login)
+        st.stop()
+    email = st.user.get("email")
+    with st.sidebar:
+        st.caption(f"Signed in as {md_text(email or 'an unnamed user')}")
+        st.button("Sign out", on_click=st.logout)
+    return email
 
 
 def settings_or_stop() -> Settings:

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from clari_data import analytics, notify
+from clari_data import access, analytics, notify
 from clari_data.client import ClariError
 from clari_data.refresh import read_limits
 from ui import page
@@ -18,17 +18,15 @@ v = page.start("Data & refresh", "data")
 @st.fragment(run_every="2s")
 def refresh_panel() -> None:
     state = v.service.state()
-    allowed, why = v.settings.schedule.manual_refresh, None
-    if not allowed:
-        why = "Manual refresh is turned off in the configuration ([schedule] manual_refresh = false)."
-    elif state.running:
+    why = access.may_refresh(v.settings, sign_in=v.sign_in, email=v.user_email).reason
+    if why is None and state.running:
         why = "A refresh is running."
-    elif state.cooldown_remaining > 0:
+    elif why is None and state.cooldown_remaining > 0:
         why = (f"Refreshed moments ago: the next manual refresh is allowed in {int(state.cooldown_remaining) + 1} s "
                "(protects the Clari export quota).")
     label = "Refreshing…" if state.running else "Refresh now"
     if st.button(label, type="primary", disabled=why is not None, key="refresh-now", help=why):
-        answer = v.service.request_run("manual", requested_by=None)
+        answer = v.service.request_run("manual", requested_by=v.user_email)
         (st.toast if answer.accepted else st.warning)(answer.message)
         st.rerun(scope="fragment")  # redraw at once: the button disabled, the progress shown
     if why and not state.running:

@@ -1,81 +1,17 @@
 """Every page through Streamlit's AppTest, on a real warehouse filled by demo refreshes."""
 
-import shutil
 import time
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 import pytest
-from builders import Export, user
-from support import SIM_NOW
-from streamlit.testing.v1 import AppTest
+from apptest_helpers import run, texts, url
+from builders import hostile_warehouse
 
 from clari_data.config import load_settings
-from clari_data.refresh import run_refresh
 from clari_data.scheduler import process_service, running_schedulers, stop_process_services
-from clari_data.warehouse import Warehouse
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["views/overview.py", "views/accuracy.py", "views/coverage.py", "views/reps.py", "views/changes.py",
          "views/data.py"]
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    """A warehouse after two demo refreshes a simulated day apart: an ended quarter, and changes."""
-    from clari_data import demo
-
-    folder = tmp_path_factory.mktemp("demo")
-    path = folder / "demo.duckdb"
-    settings = load_settings(env={"CLARI_DB_PATH": str(path)}, config_path=write_config(folder, ""))
-    with Warehouse.from_settings(settings) as wh:
-        wh.set_demo_clock(SIM_NOW - timedelta(days=1))  # a day on which calls move
-        for _ in range(2):
-            assert run_refresh(settings, wh).outcome == "success"
-    demo.stop()
-    return path
-
-
-def write_config(folder: Path, text: str) -> Path:
-    config = folder / "clari.toml"
-    config.write_text("[demo]\njob_seconds = 0.02\n" + text)
-    return config
-
-
-@pytest.fixture
-def make_app(tmp_path, monkeypatch, demo_db):
-    """make_app(config_text, db=None) -> an AppTest of app.py on a private copy of the warehouse."""
-    def make(config: str = "", db: Path | None = None) -> AppTest:
-        target = tmp_path / "app.duckdb"
-        if not target.exists():
-            shutil.copy(db or demo_db, target)
-        monkeypatch.setenv("CLARI_CONFIG", str(write_config(tmp_path, config)))
-        monkeypatch.setenv("CLARI_DB_PATH", str(target))
-        monkeypatch.delenv("CLARI_API_KEY", raising=False)
-        monkeypatch.chdir(ROOT)
-        return AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-
-    yield make
-    stop_process_services()
-
-
-def run(at: AppTest, page: str | None = None, **params) -> AppTest:
-    for key, value in params.items():
-        at.query_params[key] = value
-    if page:
-        at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
-
-
-def url(at: AppTest) -> dict[str, list[str]]:
-    """The app's query parameters, each as a list (AppTest keeps a single value bare)."""
-    return {k: v if isinstance(v, list) else [v] for k, v in at.query_params.items()}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -146,6 +82,36 @@ def test_bad_link_values_show_a_notice_and_the_defaults(make_app, params, notice
     assert svc.warehouse.scalar("SELECT count(*) FROM exports") == 3  # the data is intact
 
 
+HOSTILE = ["' OR 1=1 --", "'; DROP TABLE exports; --", '"quoted" \\ back', "x" * 10_000,
+           "\u202e\u200b🦄 ﷽", "Robert'); DROP TABLE users;--", "<script>alert(1)</script>", "**bold** $x$",
+           "2026_Q1' UNION SELECT 1--"]
+NOTICE_OF = {"forecast": "The link's forecast", "period": "The link's period", "team": "The link's team",
+             "rep": "The link's rep(s)"}
+
+
+@pytest.mark.parametrize("param", list(NOTICE_OF))
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_link_values_are_refused_with_the_data_intact(make_app, param, value):
+    at = run(make_app(), "views/coverage.py", **{param: [value] if param == "rep" else value})
+    notices = [w.replace("\\", "") for w in texts(at.warning)]
+    assert any(n.startswith(NOTICE_OF[param]) for n in notices), notices
+    assert all(len(n) < 400 for n in notices)
+    assert url(at) == {}  # the bad value is gone from the address bar; the defaults show
+    assert at.get("plotly_chart")  # the page still shows its data
+    wh = process_service(load_settings()).warehouse
+    assert wh.scalar("SELECT count(*) FROM exports") == 3 and wh.scalar("SELECT count(*) FROM users") > 0
+
+
+def test_a_malformed_configuration_gives_one_clear_message(make_app, tmp_path):
+    at = make_app()
+    (tmp_path / "clari.toml").write_text("[clari\nforecast_ids = net_arr\n")
+    at.run()
+    assert not at.exception
+    [error] = texts(at.error)
+    assert error.startswith("**Configuration error:**") and "is not valid TOML" in error
+    assert not at.get("plotly_chart")
+
+
 BANNERS = [
     ("coverage", "[alerts]\ncoverage_min = 1000\n", "[alerts]\ncoverage_min = 0\n", "Pipeline coverage is below"),
     ("accuracy", "[alerts]\naccuracy_min_pct = 101\n", "[alerts]\naccuracy_min_pct = 0\n", "Forecast accuracy in"),
@@ -181,23 +147,8 @@ def test_a_failed_last_refresh_and_a_bad_export_raise_banners(make_app):
     assert "came back empty or truncated" in errors
 
 
-def hostile_db(tmp_path) -> Path:
-    e = Export(period="2026_Q1", users=[
-        user("boss", "<script>alert('x')</script>", "BOSS"),
-        user("r1", "**bold** [link](http://evil.example) $x$", "REP-1", "BOSS"),
-        user("r2", "<img src=x onerror=alert(1)>", "REP-2", "BOSS"),
-    ], weeks=["2026-03-23"])
-    for uid in ("boss", "r1", "r2"):
-        e.row(uid, "2026-03-23", commit=10, best_case=20, quota=100, closed=5, pipeline=50)
-    path = tmp_path / "hostile.duckdb"
-    with Warehouse(path) as wh:
-        wh.load_export(e.write(tmp_path / "hostile.json"), forecast_id="net_arr", job_id="h",
-                       requested_period="2026_Q1", exported_at=datetime(2026, 4, 2))
-    return path
-
-
 def test_names_from_clari_render_as_text(make_app, tmp_path):
-    at = run(make_app("[alerts]\ncoverage_min = 5\n", db=hostile_db(tmp_path)), "views/coverage.py")
+    at = run(make_app("[alerts]\ncoverage_min = 5\n", db=hostile_warehouse(tmp_path)), "views/coverage.py")
     banner = " ".join(texts(at.warning))
     assert "\\*\\*bold\\*\\* \\[link\\]\\(http\\:" in banner and "\\$x\\$" in banner
     assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in banner

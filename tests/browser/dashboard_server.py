@@ -31,14 +31,16 @@ def free_port() -> int:
 class Server:
     """A dashboard server process on its own warehouse and port."""
 
-    def __init__(self, folder: Path, config: str = "", job_seconds: float = 0.3) -> None:
+    def __init__(self, folder: Path, config: str = "", job_seconds: float = 0.3, env: dict | None = None) -> None:
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (folder / "clari.toml").write_text(f"[demo]\njob_seconds = {job_seconds}\n" + config)
+        extra_env = env or {}
         env = {**os.environ, "CLARI_CONFIG": str(folder / "clari.toml"), "CLARI_DB_PATH": str(folder / "w.duckdb"),
                "PYTHONPATH": str(ROOT)}
         env.pop("CLARI_API_KEY", None)
+        env.update(extra_env)
         self.log = (folder / "server.log").open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
@@ -58,6 +60,10 @@ class Server:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("the server did not become healthy")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.folder / "server.log").read_text()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -84,7 +84,7 @@ def test_clari_toml_in_the_working_directory_is_read_by_default(tmp_path, no_sec
 def test_every_key_of_the_example_file_parses_to_its_value(tmp_path, no_secrets):
     raw = tomllib.loads(EXAMPLE.read_text())
     settings = load_settings(shutil.copy(EXAMPLE, tmp_path / "clari.toml"), env={}, secrets_path=no_secrets)
-    assert set(raw) == {"clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify"}
+    assert set(raw) == {"clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify", "access"}
     for section, values in raw.items():
         for key, value in values.items():
             got = getattr(getattr(settings, section), key)
@@ -278,7 +278,7 @@ def test_unknown_key(tmp_path):
 def test_unknown_section(tmp_path):
     assert error(tmp_path, "[alert]\ncoverage_min = 2\n") == (
         f"{tmp_path / 'clari.toml'}: unknown section [alert]; known sections: clari, fields, warehouse, alerts, "
-        "schedule, demo, notify")
+        "schedule, demo, notify, access")
 
 
 def test_section_that_is_not_a_table(tmp_path):
@@ -459,7 +459,7 @@ def test_redacted_shows_whether_a_key_is_set(tmp_path):
 
 def test_redacted_is_plain_data_for_every_section():
     redacted = Settings().redacted()
-    assert list(redacted) == ["clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify"]
+    assert list(redacted) == ["clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify", "access"]
     assert redacted["clari"]["forecast_ids"] == ["net_arr"]
     assert redacted["clari"]["time_periods"] == []
     assert redacted["clari"]["types_to_export"] == list(EXPORT_TYPES)

@@ -18,7 +18,8 @@ MISSING = [None, float("nan"), np.nan, np.float64("nan")]
     ("**bold**", r"\*\*bold\*\*"),
     ("<script>alert(1)</script>", r"\<script\>alert\(1\)\</script\>"),
     ("<b>Max</b>", r"\<b\>Max\</b\>"),
-    ("[x](http://e.vil)", r"\[x\]\(http\://e\.vil\)"),
+    ("[x](http://e.vil)", "\\[x\\]\\(http\\:\u200b//e\\.vil\\)"),  # a zero-width space stops the autolink
+    ("www.e.vil ana@e.vil", "www\u200b\\.e\\.vil ana\u200b@e\\.vil"),
     ("![img](x.png)", r"\!\[img\]\(x\.png\)"),
     ("$5 and $6", r"\$5 and \$6"),
     ("# heading", r"\# heading"),
