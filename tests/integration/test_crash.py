@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,41 +64,44 @@ def restart_and_check(settings: Settings, sim: SimulatorServer, before: dict, pe
         assert not list(downloads_dir(settings).glob("*.part"))
 
 
-def test_killed_during_download(tmp_path):
-    with SimulatorServer(SyntheticOrg(seed=3, users=60, now=SIM_NOW), api_keys=(TEST_KEY,), job_seconds=0.05).start() as sim:
+@contextmanager
+def loaded_once(tmp_path: Path, users: int):
+    """A simulator and a warehouse holding one good export; the simulated org then moves a day, so
+    the next export differs. Yields (simulator, settings, period, the warehouse's data)."""
+    org = SyntheticOrg(seed=3, users=users, now=SIM_NOW)
+    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=0.05).start() as sim:
         settings = settings_for(sim, tmp_path)
         period = sim.org.current_period()
         with Warehouse.from_settings(settings) as wh:
             assert run_refresh(settings, wh, periods=[period]).outcome == "success"
             before = wh.table_contents()
         sim.org.advance(1)
+        yield sim, settings, period, before
+
+
+def kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the refresh finished before it could be killed"
+
+
+def test_killed_during_download(tmp_path):
+    with loaded_once(tmp_path, users=60) as (sim, settings, period, before):
         sim.faults.delay(60, path=r"/results$")  # the download hangs until we kill the process
         process = start_cli_refresh(settings, period)
         # The simulator takes the fault off its plan when the download request arrives.
         wait_until(lambda: not sim.faults.pending() or process.poll() is not None, what="the download to start")
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill(process)
         sim.faults.clear()
         restart_and_check(settings, sim, before, period)
 
 
 @pytest.mark.slow
 def test_killed_during_load(tmp_path):
-    # A large org makes the load last long enough to be interrupted.
-    with SimulatorServer(SyntheticOrg(seed=3, users=4000, now=SIM_NOW), api_keys=(TEST_KEY,), job_seconds=0.05).start() as sim:
-        settings = settings_for(sim, tmp_path)
-        period = sim.org.current_period()
-        with Warehouse.from_settings(settings) as wh:
-            assert run_refresh(settings, wh, periods=[period]).outcome == "success"
-            before = wh.table_contents()
-        sim.org.advance(1)
+    with loaded_once(tmp_path, users=4000) as (sim, settings, period, before):  # a load long enough to interrupt
         folder = downloads_dir(settings)
         process = start_cli_refresh(settings, period)
         # The finished download is renamed into place just before the load starts.
-        wait_until(lambda: any(p.suffix == ".json" for p in folder.glob("*.json")) or process.poll() is not None,
-                   what="the load to start")
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        assert process.returncode == -signal.SIGKILL, "the refresh finished before it could be killed"
+        wait_until(lambda: any(folder.glob("*.json")) or process.poll() is not None, what="the load to start")
+        kill(process)
         restart_and_check(settings, sim, before, period)
