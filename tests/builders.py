@@ -55,7 +55,7 @@ class Export:
         return {
             "entries": self.entries,
             "users": self.users,
-            "fields": FIELDS,
+            "fields": [dict(f) for f in FIELDS],  # a copy: callers may rename fields
             "timePeriods": [{"timePeriodId": self.period, "label": self.period[-2:], "year": self.period[:4],
                              "type": "quarter", "startDate": self.start, "endDate": self.end, "crmId": "crm-p"}],
             "timeFrames": [{"timeFrameId": f"TF:{w}", "startDate": w, "endDate": w} for w in self.weeks],

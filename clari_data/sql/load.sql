@@ -195,7 +195,43 @@ WHERE NOT EXISTS (
       AND cur.time_frame_id = s.time_frame_id AND cur.user_id = s.user_id AND cur.field_id = s.field_id
 );
 
+-- name: stage_role_values
+-- The loaded forecast and period pivoted by role, its latest week marked: what the
+-- current_role_values table (migration 004) must hold for them after this load.
+CREATE OR REPLACE TEMP TABLE stage_role_values AS
+SELECT *, time_frame_id = max(time_frame_id) OVER () AS is_latest_week
+FROM live_role_values
+WHERE forecast_id = $forecast_id AND time_period = $time_period;
+
+-- name: delete_role_values
+-- Remove the rows that changed or went away; unchanged rows stay as they are stored, so the
+-- table is rewritten only where the export moved something.
+DELETE FROM current_role_values AS c
+USING (
+    SELECT * FROM current_role_values WHERE forecast_id = $forecast_id AND time_period = $time_period
+    EXCEPT
+    SELECT * FROM stage_role_values
+) AS gone
+WHERE c.forecast_id = gone.forecast_id AND c.time_period = gone.time_period
+  AND c.time_frame_id = gone.time_frame_id AND c.user_id = gone.user_id;
+
+-- name: insert_role_values
+INSERT INTO current_role_values BY NAME
+SELECT * FROM stage_role_values
+EXCEPT
+SELECT * FROM current_role_values WHERE forecast_id = $forecast_id AND time_period = $time_period;
+
+-- name: clear_role_values
+-- With rebuild_role_values: every forecast and period again, after the field roles changed.
+DELETE FROM current_role_values;
+
+-- name: rebuild_role_values
+INSERT INTO current_role_values BY NAME
+SELECT *, time_frame_id = max(time_frame_id) OVER (PARTITION BY forecast_id, time_period) AS is_latest_week
+FROM live_role_values;
+
 -- name: drop_stage
 DROP TABLE IF EXISTS stage_doc;
 DROP TABLE IF EXISTS stage_raw;
 DROP TABLE IF EXISTS stage_cells;
+DROP TABLE IF EXISTS stage_role_values;

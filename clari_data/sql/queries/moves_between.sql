@@ -1,18 +1,31 @@
 -- How each member's numbers moved between two exports of a forecast and period, reconstructed
 -- from the cell history: a number is the user's amount in the latest week of each export.
-WITH state_from AS (
-    SELECT user_id, field_id, cell_amount(forecast_value, quota_value, aggregation_total) AS amount
+-- The latest week at each export is found first (one narrow pass over the period's versions);
+-- joining on it lets DuckDB skip the stored row groups that hold only older weeks.
+WITH weeks AS (
+    SELECT
+        max(time_frame_id) FILTER (WHERE valid_from <= $from_export
+                                     AND (valid_to IS NULL OR valid_to > $from_export)) AS from_week,
+        max(time_frame_id) FILTER (WHERE valid_from <= $to_export
+                                     AND (valid_to IS NULL OR valid_to > $to_export)) AS to_week
     FROM cell_versions
     WHERE forecast_id = $forecast_id AND time_period = $time_period
-      AND valid_from <= $from_export AND (valid_to IS NULL OR valid_to > $from_export)
-    QUALIFY time_frame_id = max(time_frame_id) OVER ()
+      AND valid_from <= greatest($from_export, $to_export)
+      AND (valid_to IS NULL OR valid_to > least($from_export, $to_export))
+),
+state_from AS (
+    SELECT c.user_id, c.field_id, cell_amount(c.forecast_value, c.quota_value, c.aggregation_total) AS amount
+    FROM cell_versions c
+    JOIN weeks w ON c.time_frame_id = w.from_week
+    WHERE c.forecast_id = $forecast_id AND c.time_period = $time_period
+      AND c.valid_from <= $from_export AND (c.valid_to IS NULL OR c.valid_to > $from_export)
 ),
 state_to AS (
-    SELECT user_id, field_id, cell_amount(forecast_value, quota_value, aggregation_total) AS amount
-    FROM cell_versions
-    WHERE forecast_id = $forecast_id AND time_period = $time_period
-      AND valid_from <= $to_export AND (valid_to IS NULL OR valid_to > $to_export)
-    QUALIFY time_frame_id = max(time_frame_id) OVER ()
+    SELECT c.user_id, c.field_id, cell_amount(c.forecast_value, c.quota_value, c.aggregation_total) AS amount
+    FROM cell_versions c
+    JOIN weeks w ON c.time_frame_id = w.to_week
+    WHERE c.forecast_id = $forecast_id AND c.time_period = $time_period
+      AND c.valid_from <= $to_export AND (c.valid_to IS NULL OR c.valid_to > $to_export)
 )
 SELECT
     s.user_id,

@@ -1,0 +1,1 @@
+"""The large-tenant benchmark of the dashboard: `python -m bench` (README, "Performance")."""

@@ -1,0 +1,287 @@
+"""Figures and targets from a bench run's raw samples, and the Markdown table of them."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+MiB = 2**20
+TARGETS = {
+    "refresh_ratio": 2.0,  # refresh time / floor time
+    "memory_ratio": 1.5,  # refresh peak RSS / floor peak RSS
+    "warm_data_calls_ms": 100.0,  # median, per page
+    "page_run_excess_ms": 300.0,  # median whole-page run minus the empty page's
+}
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def p95(xs: list[float]) -> float:
+    if len(xs) < 2:
+        return max(xs)
+    return statistics.quantiles(xs, n=20, method="inclusive")[-1]
+
+
+def spread(xs: list[float]) -> dict[str, float]:
+    """Median, range and p95 of a sample; `rel_range` = (max - min) / median."""
+    m = median(xs)
+    return {"median": m, "min": min(xs), "max": max(xs), "p95": p95(xs), "n": len(xs),
+            "rel_range": (max(xs) - min(xs)) / m if m else 0.0}
+
+
+def _fit(x: list[float], y: list[float]) -> tuple[float, float]:
+    """Least-squares slope of y on x, and R²."""
+    mx, my = statistics.fmean(x), statistics.fmean(y)
+    sxx = sum((a - mx) ** 2 for a in x)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    syy = sum((b - my) ** 2 for b in y)
+    if not sxx or not syy:
+        return 0.0, 0.0
+    return sxy / sxx, sxy * sxy / (sxx * syy)
+
+
+def storage(series: list[dict]) -> dict[str, Any]:
+    """Does the warehouse grow with the cells that changed, or with all cells?"""
+    stored = [d["cells_added"] + d["cells_changed"] for d in series]
+    cells = [d["cells"] for d in series]
+    added = [d["bytes_added"] for d in series]
+    share = [d["cells_changed"] / d["cells"] for d in series if d["cells"]]
+    out: dict[str, Any] = {
+        "exports": len(series),
+        "cells_per_export": spread(cells) if cells else None,
+        "changed_share": spread(share) if share else None,
+        "changed_share_weekdays": None,
+        "new_versions_total": sum(stored),
+        "cells_total": sum(cells),
+        "bytes_added_total": sum(added),
+        "bytes_added_per_export": spread(added) if added else None,
+    }
+    weekdays = [d["cells_changed"] / d["cells"] for d in series if d["cells"] and d["cells_changed"] > 0.02 * d["cells"]]
+    if weekdays:
+        out["changed_share_weekdays"] = spread(weekdays)
+    if len(series) >= 3:
+        used = [d["used_bytes"] for d in series]
+        cum_stored, cum_cells, a, b = [], [], 0, 0
+        for s, c in zip(stored, cells):
+            a, b = a + s, b + c
+            cum_stored.append(a)
+            cum_cells.append(b)
+        slope, r2 = _fit(cum_stored, used)
+        slope_all, r2_all = _fit(cum_cells, used)
+        out.update({
+            "bytes_per_new_version": slope, "r2_vs_changed_cells": r2,
+            "bytes_per_cell_if_all": slope_all, "r2_vs_all_cells": r2_all,
+            # What the history would have added had every export stored every cell again.
+            "snapshot_bytes_estimate": slope * sum(cells),
+        })
+        out["share_of_snapshot"] = sum(added) / out["snapshot_bytes_estimate"] if out["snapshot_bytes_estimate"] else None
+        out["target_met"] = r2 >= 0.95 and r2 > r2_all and (out["share_of_snapshot"] or 0) < 0.25
+    return out
+
+
+def summarise(result: dict) -> dict[str, Any]:
+    sizes = []
+    for size in result["sizes"]:
+        refresh, floor = size["refresh"], size["floor"]
+        export = refresh[-1]["export"]
+        time_ratios = [r["seconds"] / f["seconds"] for r, f in zip(refresh, floor)]
+        mem_ratios = [r["peak_rss"] / f["peak_rss"] for r, f in zip(refresh, floor)]
+        phases = {k: median([r["phases"][k] for r in refresh]) for k in refresh[0]["phases"]}
+        s: dict[str, Any] = {
+            "users": size["users"], "fraction": size["fraction"], "file_bytes": export["file_bytes"],
+            "entries": export["entries"], "cells": export["cells"], "weeks": export["weeks"],
+            "cells_changed": export["cells_changed"], "same_file": all(f.get("same_file") for f in floor),
+            "refresh_s": spread([r["seconds"] for r in refresh]),
+            "refresh_excl_clari_s": spread([r["seconds"] - r["phases"]["queue_and_poll"] for r in refresh]),
+            "floor_s": spread([f["seconds"] for f in floor]),
+            "time_ratio": spread(time_ratios),
+            "time_ratio_excl_clari": spread([(r["seconds"] - r["phases"]["queue_and_poll"]) / f["seconds"]
+                                             for r, f in zip(refresh, floor)]),
+            "phases_s": phases,
+            "refresh_rss": spread([r["peak_rss"] for r in refresh]),
+            "floor_rss": spread([f["peak_rss"] for f in floor]),
+            "refresh_baseline_rss": median([r["baseline_rss"] for r in refresh]),
+            "floor_baseline_rss": median([f["baseline_rss"] for f in floor]),
+            "memory_ratio": spread(mem_ratios),
+            # Peak minus the process at rest after its imports: what reading and loading the file added.
+            "memory_ratio_above_rest": spread([(r["peak_rss"] - r["baseline_rss"]) / (f["peak_rss"] - f["baseline_rss"])
+                                               for r, f in zip(refresh, floor)]),
+            "storage": storage(size["history"]["series"]),
+            "history_build_s": size["history"]["timings"]["total_s"],
+            "daily_load_s_last_week": median([d["load_s"] for d in size["history"]["series"][-7:]]),
+        }
+        s["targets"] = {"refresh": s["time_ratio"]["median"] <= TARGETS["refresh_ratio"],
+                        "memory": s["memory_ratio"]["median"] <= TARGETS["memory_ratio"]}
+        s["caps"] = [{
+            "memory_limit": c["memory_limit"],
+            "refresh_ok": "error" not in c["refresh"], "refresh_error": c["refresh"].get("error"),
+            "refresh_rss": c["refresh"].get("peak_rss"), "refresh_s": c["refresh"].get("seconds"),
+            "duckdb_setting": c["refresh"].get("memory_limit"),
+            "floor_ok": "error" not in c["floor"], "floor_error": c["floor"].get("error"),
+            "floor_rss": c["floor"].get("peak_rss"),
+        } for c in size["caps"]]
+        pages = {}
+        calls = size["data_calls"]["pages"]
+        app = size["apptest"]["pages"]
+        for page, c in calls.items():
+            key = f"views/{page}.py"
+            a = app.get(key)
+            entry = {
+                "own_cold_ms": spread([x * 1000 for x in c["cold_own"]]),
+                "own_warm_ms": spread([x * 1000 for x in c["warm_own"]]),
+                "all_cold_ms": spread([x * 1000 for x in c["cold"]]),
+                "all_warm_ms": spread([x * 1000 for x in c["warm"]]),
+                "calls_warm_ms": {name: median(v["warm"]) * 1000 for name, v in c["calls"].items()},
+            }
+            if a:
+                excess = [(w - e) * 1000 for w, e in zip(a["warm"], a["empty_warm"])]
+                entry.update({
+                    "run_first_ms": a["first"] * 1000,
+                    "run_warm_ms": spread([x * 1000 for x in a["warm"]]),
+                    "empty_warm_ms": spread([x * 1000 for x in a["empty_warm"]]),
+                    "run_excess_ms": spread(excess),
+                    "run_first_excess_ms": (a["first"] - median(a["empty_warm"])) * 1000,
+                })
+            entry["targets"] = {
+                "data_calls": entry["own_warm_ms"]["median"] <= TARGETS["warm_data_calls_ms"],
+                "data_calls_with_shared": entry["all_warm_ms"]["median"] <= TARGETS["warm_data_calls_ms"],
+                "page_run": a is not None and entry["run_excess_ms"]["median"] <= TARGETS["page_run_excess_ms"],
+            }
+            pages[page] = entry
+        s["pages"] = pages
+        s["shared_warm_ms"] = spread([(a - o) * 1000 for p in calls.values() for a, o in zip(p["warm"], p["warm_own"])])
+        s["apptest_process_start"] = size["apptest"]["process_start"]
+        sizes.append(s)
+    return {"sizes": sizes, "targets": TARGETS}
+
+
+# -- Markdown -----------------------------------------------------------------------------------
+
+def _mb(n: float | None) -> str:
+    return "–" if n is None else f"{n / MiB:,.0f}"
+
+
+def _rng(s: dict, fmt: str = "{:.2f}") -> str:
+    return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}–{fmt.format(s['max'])})"
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "**missed**"
+
+
+def markdown(result: dict) -> str:
+    summary = result.get("summary") or summarise(result)
+    sizes = summary["sizes"]
+    full = sizes[-1]
+    m = result["machine"]
+    lines: list[str] = []
+    add = lines.append
+    mem = f"{m['memory_bytes'] / 2**30:.0f} GiB" if m.get("memory_bytes") else "?"
+    add(f"Run {result['started_at']} on {m.get('cpus_usable', m['cpus'])} cores, {mem} RAM "
+        f"({m['platform']}; Python {m['python']}, DuckDB {m['versions']['duckdb']}, Streamlit {m['versions']['streamlit']}); "
+        f"load average {result.get('load_average_start')} at start, {result.get('load_average_end')} at end; "
+        f"{result.get('runtime_s', 0):.0f} s in all.")
+    add("")
+    add(f"Tenant: {full['users']:,} users, {result['fields']} fields, quarter {result['quarter']} "
+        f"({full['weeks']} weeks) and 4 past quarters; history of {result['options']['days']} daily exports. "
+        f"Medians with (min–max) over {full['refresh_s']['n']} refresh/floor pairs and "
+        f"{result['options']['page_repeats']} warm page runs.")
+    add("")
+    add("**Refresh and memory** (one export of the full current quarter over HTTP, against DuckDB's `read_json` of the same file)")
+    add("")
+    add("| users | file | entries | refresh s | floor s | time ratio (target ≤ 2) | refresh peak RSS MiB | floor peak RSS MiB | memory ratio (target ≤ 1.5) |")
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s in sizes:
+        add(f"| {s['users']:,} | {s['file_bytes'] / 1e6:.1f} MB | {s['entries']:,} | {_rng(s['refresh_s'])} | "
+            f"{_rng(s['floor_s'])} | {_rng(s['time_ratio'])} {_ok(s['targets']['refresh'])} | "
+            f"{_mb(s['refresh_rss']['median'])} ({_mb(s['refresh_rss']['min'])}–{_mb(s['refresh_rss']['max'])}) | "
+            f"{_mb(s['floor_rss']['median'])} ({_mb(s['floor_rss']['min'])}–{_mb(s['floor_rss']['max'])}) | "
+            f"{_rng(s['memory_ratio'])} {_ok(s['targets']['memory'])} |")
+    add("")
+    ph = full["phases_s"]
+    add(f"Refresh phases at {full['users']:,} users (median s): queue + Clari's job + poll {ph['queue_and_poll']:.2f}, "
+        f"download {ph['download']:.2f}, load + change detection {ph['load']:.2f}, open {ph['open']:.2f}. "
+        f"Without the export job's time on Clari's side the ratio is {_rng(full['time_ratio_excl_clari'])}. "
+        f"Processes at rest after imports: refresh {_mb(full['refresh_baseline_rss'])} MiB, floor "
+        f"{_mb(full['floor_baseline_rss'])} MiB; memory added by the work itself (peak minus rest), refresh against "
+        f"floor: " + ", ".join(f"{s['memory_ratio_above_rest']['median']:.2f} at {s['users']:,} users" for s in sizes)
+        + f". The floor read the very file the refresh downloaded (same SHA-256): {full['same_file']}.")
+    if full["caps"]:
+        add("")
+        add(f"**Memory cap** (DuckDB `memory_limit`, refresh of the {full['file_bytes'] / 1e6:.0f} MB file at {full['users']:,} users)")
+        add("")
+        add("| memory_limit | refresh | refresh peak RSS MiB | floor (read_json) | floor peak RSS MiB |")
+        add("|---|---|---:|---|---:|")
+        add(f"| none | completes, {full['refresh_s']['median']:.2f} s | {_mb(full['refresh_rss']['median'])} | completes | "
+            f"{_mb(full['floor_rss']['median'])} |")
+        for c in full["caps"]:
+            ref = f"completes, {c['refresh_s']:.2f} s" if c["refresh_ok"] else f"fails: {_short(c['refresh_error'])}"
+            flo = "completes" if c["floor_ok"] else f"fails: {_short(c['floor_error'])}"
+            add(f"| {c['memory_limit']} | {ref} | {_mb(c['refresh_rss'])} | {flo} | {_mb(c['floor_rss'])} |")
+    add("")
+    st = full["storage"]
+    if st.get("bytes_per_new_version") is not None:
+        add(f"**Storage** ({st['exports']} daily exports at {full['users']:,} users)")
+        add("")
+        add("| cells per export | changed per export (share) | new versions stored | warehouse growth | per export (median) | per new version | growth if every cell were stored again | fit to changed cells / to all cells (R²) | target |")
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        sh = st["changed_share"]
+        weekdays = st["changed_share_weekdays"]
+        add(f"| {st['cells_per_export']['median']:,.0f} (median) | {100 * sh['median']:.1f}% median, {100 * sh['min']:.1f}–{100 * sh['max']:.1f}% "
+            + (f"(weekdays {100 * weekdays['median']:.1f}%) " if weekdays else "")
+            + f"| {st['new_versions_total']:,} of {st['cells_total']:,} cells exported | "
+            f"{st['bytes_added_total'] / 1e6:.1f} MB | {st['bytes_added_per_export']['median'] / 1e3:,.0f} kB | "
+            f"{st['bytes_per_new_version']:.0f} B | {st['snapshot_bytes_estimate'] / 1e6:,.0f} MB "
+            f"({100 * st['share_of_snapshot']:.0f}% of it used) | {st['r2_vs_changed_cells']:.3f} / {st['r2_vs_all_cells']:.3f} | "
+            f"{_ok(st['target_met'])} |")
+        add("")
+    add(f"**Pages** at {full['users']:,} users (ms; data calls: median (p95); a page's own calls, then with the "
+        "shared calls every page run makes: filters, status, alert rules)")
+    add("")
+    add("| page | own data calls cold | own data calls warm (target ≤ 100) | with shared calls, warm | AppTest run, first (cache empty) | AppTest run warm | minus empty page (target ≤ 300) |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
+    for page, p in full["pages"].items():
+        run = (f"{p['run_first_ms']:,.0f} | {p['run_warm_ms']['median']:,.0f} ({p['run_warm_ms']['p95']:,.0f}) | "
+               f"{p['run_excess_ms']['median']:,.0f} ({p['run_excess_ms']['p95']:,.0f}) {_ok(p['targets']['page_run'])}"
+               if "run_warm_ms" in p else "– | – | –")
+        add(f"| {page} | {_pp(p['own_cold_ms'])} | {_pp(p['own_warm_ms'])} {_ok(p['targets']['data_calls'])} | "
+            f"{_pp(p['all_warm_ms'])} | {run} |")
+    empty = statistics.median([p["empty_warm_ms"]["median"] for p in full["pages"].values() if "empty_warm_ms" in p] or [0])
+    add("")
+    add(f"Empty page run (AppTest of a script with one `st.write`): {empty:.0f} ms median. "
+        f"Shared calls alone, warm: {_pp(full['shared_warm_ms'])} ms.")
+    add("")
+    add("**Growth** (the same figures at each size)")
+    add("")
+    add("| users | file | cells | refresh s | floor s | time ratio | refresh RSS MiB | floor RSS MiB | memory ratio | worst page, own warm data calls ms | worst page, run minus empty ms | daily load, last week s |")
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s in sizes:
+        worst_calls = max(s["pages"].items(), key=lambda kv: kv[1]["own_warm_ms"]["median"])
+        runs = [(k, v["run_excess_ms"]["median"]) for k, v in s["pages"].items() if "run_excess_ms" in v]
+        worst_run = max(runs, key=lambda kv: kv[1]) if runs else ("–", float("nan"))
+        add(f"| {s['users']:,} | {s['file_bytes'] / 1e6:.1f} MB | {s['cells']:,} | {s['refresh_s']['median']:.2f} | "
+            f"{s['floor_s']['median']:.2f} | {s['time_ratio']['median']:.2f} | {_mb(s['refresh_rss']['median'])} | "
+            f"{_mb(s['floor_rss']['median'])} | {s['memory_ratio']['median']:.2f} | "
+            f"{worst_calls[1]['own_warm_ms']['median']:.0f} ({worst_calls[0]}) | {worst_run[1]:.0f} ({worst_run[0]}) | "
+            f"{s['daily_load_s_last_week']:.2f} |")
+    add("")
+    add("**Noise**: " + "; ".join(
+        f"{s['users']:,} users: refresh ±{50 * s['refresh_s']['rel_range']:.0f}%, floor ±{50 * s['floor_s']['rel_range']:.0f}%, "
+        f"time ratio {s['time_ratio']['min']:.2f}–{s['time_ratio']['max']:.2f}, memory ratio "
+        f"{s['memory_ratio']['min']:.2f}–{s['memory_ratio']['max']:.2f}" for s in sizes)
+        + " (± is half the min–max range over the median).")
+    return "\n".join(lines) + "\n"
+
+
+def _pp(s: dict) -> str:
+    return f"{s['median']:,.0f} ({s['p95']:,.0f})"
+
+
+def _short(text: str | None) -> str:
+    text = (text or "").replace("|", "/")
+    if "Out of Memory" in text:
+        i = text.index("Out of Memory")
+        return text[i:i + 90].rstrip(" .,(") + "…"
+    return text[:90]
