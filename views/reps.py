@@ -18,7 +18,7 @@ def drill(team: str | None) -> None:
     st.session_state["rep"] = []
 
 
-managers = rows[rows["is_manager"]]
+managers = rows[rows["is_manager"] & (rows["user_id"] != sel.team)]  # the teams one can open from here
 if sel.team:
     parent = people.loc[people["user_id"] == sel.team, "manager_user_id"].iloc[0]
     up = parent if isinstance(parent, str) else None

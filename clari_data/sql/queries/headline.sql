@@ -12,6 +12,4 @@ SELECT
 FROM latest_week_values v
 JOIN user_directory u USING (user_id)
 WHERE v.forecast_id = $forecast_id AND v.time_period = $time_period
-  AND CASE WHEN len($reps) > 0 THEN list_contains($reps, v.user_id)
-           WHEN $team IS NOT NULL THEN v.user_id = $team
-           ELSE u.manager_user_id IS NULL END;
+  AND in_headline(v.user_id, u.manager_user_id, $team, $reps);

@@ -44,7 +44,5 @@ JOIN state_to t USING (user_id, field_id)
 LEFT JOIN user_directory u ON u.user_id = s.user_id
 LEFT JOIN fields f ON f.field_id = s.field_id
 WHERE coalesce(t.amount, 0) <> coalesce(s.amount, 0)
-  AND CASE WHEN len($reps) > 0 THEN list_contains($reps, s.user_id)
-           WHEN $team IS NOT NULL THEN u.manager_user_id = $team OR s.user_id = $team
-           ELSE true END
+  AND in_members(s.user_id, u.manager_user_id, $team, $reps)
 ORDER BY abs(coalesce(t.amount, 0) - coalesce(s.amount, 0)) DESC;

@@ -12,8 +12,6 @@ FROM role_values v
 JOIN user_directory u USING (user_id)
 JOIN week_numbers w ON w.time_period = v.time_period AND w.time_frame_id = v.time_frame_id
 WHERE v.forecast_id = $forecast_id AND v.time_period = $time_period
-  AND CASE WHEN len($reps) > 0 THEN list_contains($reps, v.user_id)
-           WHEN $team IS NOT NULL THEN v.user_id = $team
-           ELSE u.manager_user_id IS NULL END
+  AND in_headline(v.user_id, u.manager_user_id, $team, $reps)
 GROUP BY ALL
 ORDER BY w.week_number;
