@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
-import pandas as pd
 
 from .config import AlertSettings, FieldRoles, Settings
+
+if TYPE_CHECKING:  # DuckDB imports pandas itself when a query result becomes a DataFrame
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +171,7 @@ class Warehouse:
             cur.execute("ROLLBACK")
             cur.close()
 
-    def query(self, name: str, cursor: duckdb.DuckDBPyConnection | None = None, **params: Any) -> pd.DataFrame:
+    def query(self, name: str, cursor: duckdb.DuckDBPyConnection | None = None, **params: Any) -> "pd.DataFrame":
         """Run sql/queries/<name>.sql with named parameters; the result is fully materialised."""
         cur = cursor or self.cursor()
         try:
@@ -339,7 +341,8 @@ class Warehouse:
 
         params = {"forecast_id": forecast_id, "time_period": period}
         cur.execute(stmts["stage_entries"])
-        problems = cur.execute(stmts["entry_problems"], {"time_period": period}).df().iloc[0].to_dict()
+        found = cur.execute(stmts["entry_problems"], {"time_period": period})
+        problems = dict(zip([d[0] for d in found.description], found.fetchone()))
         warnings = _warnings(problems)
         cur.execute(stmts["stage_cells"], params)
         cells, users, weeks = cur.execute(
