@@ -17,7 +17,6 @@ Prints a table, and writes it with every raw sample as JSON (and Markdown) to `-
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench import report, tenant  # noqa: E402
 from bench.pages import PAGES  # noqa: E402
 from bench.workers import MARK  # noqa: E402
+from clari_data.warehouse import file_sha256  # noqa: E402
 
 KEY = "bench-key"
 VIEW_FILES = {page: f"views/{page}.py" for page in PAGES}
@@ -57,14 +57,6 @@ def worker(kind: str, args: dict, timeout: float = 1800) -> dict:
         message = next((line for line in reversed(tail) if "Error" in line or "failed" in line), tail[-1] if tail else "")
         raise WorkerFailed(message.strip()[:400], "\n".join(tail[-40:]))
     return json.loads(lines[-1][len(MARK):])
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def machine() -> dict:
@@ -140,7 +132,7 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
                 return ref, {"error": "no export file to read"}, db
             try:
                 flo = worker("floor", {"file": str(job.file_path), "db": str(floor_db), "memory_limit": cap})
-                flo["same_file"] = sha256(job.file_path) == ref.get("export", {}).get("file_sha256")
+                flo["same_file"] = file_sha256(job.file_path) == ref.get("export", {}).get("file_sha256")
             except WorkerFailed as exc:
                 flo = {"error": str(exc), "detail": exc.detail}
             for path in (floor_db, Path(f"{floor_db}.wal")):

@@ -95,7 +95,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -277,7 +277,7 @@ class Warehouse:
                 if known:
                     return LoadResult("unchanged", known[0], known[1])
                 size = path.stat().st_size
-                sha = _sha256(path)
+                sha = file_sha256(path)
                 cur.execute("BEGIN TRANSACTION")
                 try:
                     result = self._load(cur, stmts, path, size, sha, forecast_id, job_id,

@@ -48,10 +48,11 @@ def test_history_reconstructs_each_export_and_grows_with_changes(wh, tmp_path):
     # 5 cells changed: the W2 commits of r1, r2, m1 and cro, and r3's closed won.
     assert second.cells_changed == 5 and second.cells_added == 0 and second.cells_removed == 0
     assert count(wh, "SELECT count(*) FROM cell_versions") == 60 + 5  # storage follows changes
-    state_at = """SELECT forecast_value FROM cell_versions WHERE user_id = 'r1' AND field_id = 'fc_commit'
-                  AND time_frame_id = 'TF:2026-03-23' AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"""
-    assert count(wh, state_at, [first.export_id, first.export_id]) == 90
-    assert count(wh, state_at, [second.export_id, second.export_id]) == 100
+    state_at = """SELECT forecast_value FROM cells_at_export('net_arr', '2026_Q1', ?)
+                  WHERE user_id = 'r1' AND field_id = 'fc_commit' AND time_frame_id = 'TF:2026-03-23'"""
+    assert count(wh, state_at, [first.export_id]) == 90
+    assert count(wh, state_at, [second.export_id]) == 100
+    assert count(wh, "SELECT count(*) FROM cells_at_export('net_arr', '2026_Q1', ?)", [first.export_id]) == 60
 
 
 def test_a_cell_dropped_from_the_next_export_is_closed_not_deleted(wh, tmp_path):

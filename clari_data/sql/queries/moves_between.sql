@@ -15,17 +15,13 @@ WITH weeks AS (
 ),
 state_from AS (
     SELECT c.user_id, c.field_id, cell_amount(c.forecast_value, c.quota_value, c.aggregation_total) AS amount
-    FROM cell_versions c
+    FROM cells_at_export($forecast_id, $time_period, $from_export) c
     JOIN weeks w ON c.time_frame_id = w.from_week
-    WHERE c.forecast_id = $forecast_id AND c.time_period = $time_period
-      AND c.valid_from <= $from_export AND (c.valid_to IS NULL OR c.valid_to > $from_export)
 ),
 state_to AS (
     SELECT c.user_id, c.field_id, cell_amount(c.forecast_value, c.quota_value, c.aggregation_total) AS amount
-    FROM cell_versions c
+    FROM cells_at_export($forecast_id, $time_period, $to_export) c
     JOIN weeks w ON c.time_frame_id = w.to_week
-    WHERE c.forecast_id = $forecast_id AND c.time_period = $time_period
-      AND c.valid_from <= $to_export AND (c.valid_to IS NULL OR c.valid_to > $to_export)
 )
 SELECT
     s.user_id,
