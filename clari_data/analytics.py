@@ -56,10 +56,6 @@ class Headline:
     def attainment_pct(self) -> float | None:
         return pct(self.closed, self.quota)
 
-    @property
-    def commit_to_quota_pct(self) -> float | None:
-        return pct(self.commit, self.quota)
-
 
 def _minus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
@@ -175,7 +171,6 @@ def accuracy_summary(rows: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class ExportPair:
     latest: int | None
-    latest_at: datetime | None
     previous: int | None
     week_ago: int | None
     first: int | None
@@ -185,7 +180,7 @@ def export_pair(wh: Warehouse, sel: Selection, days: int = 7, cur=None) -> Expor
     row = wh.query_row("export_pair", cur, forecast_id=sel.forecast_id, time_period=sel.time_period, days=days)
     # With less than a week of history, "the last week" is everything since the first export.
     week_ago = row["week_ago_export_id"] if row["week_ago_export_id"] is not None else row["first_export_id"]
-    return ExportPair(row["latest_export_id"], row["latest_exported_at"], row["previous_export_id"], week_ago,
+    return ExportPair(row["latest_export_id"], row["previous_export_id"], week_ago,
                       row["first_export_id"])
 
 
@@ -217,7 +212,6 @@ def biggest_movers(moves: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.D
 @dataclass(frozen=True)
 class Status:
     fresh_at: datetime | None
-    latest_exported_at: datetime | None
     data_version: int
     last_outcome: str | None
     last_error: str | None

@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TRIGGERS = ("schedule", "manual", "cli", "startup")
-
-
 @dataclass(frozen=True)
 class Progress:
     """What a running refresh is doing, for live display. `step` counts exports started."""

@@ -211,7 +211,7 @@ def test_stale_alert_fractional_threshold():
 
 
 def status(outcome, error=None, finished=None) -> Status:
-    return Status(fresh_at=datetime(2026, 3, 10, 6, 0), latest_exported_at=None, data_version=3,
+    return Status(fresh_at=datetime(2026, 3, 10, 6, 0), data_version=3,
                   last_outcome=outcome, last_error=error, last_finished_at=finished, running=0)
 
 

@@ -58,7 +58,6 @@ def test_headline_derived_numbers():
     assert h.remaining_quota == 300.0
     assert h.coverage == 2.0
     assert h.attainment_pct == 25.0
-    assert h.commit_to_quota_pct == 75.0
 
 
 def test_headline_quota_met_has_no_coverage():
@@ -72,14 +71,13 @@ def test_headline_quota_met_has_no_coverage():
 def test_headline_missing_numbers():
     no_quota = Headline(users=0, quota=None, closed=100.0, commit=80.0, best_case=None, pipeline=200.0, week=None)
     assert no_quota.remaining_quota is None and no_quota.coverage is None
-    assert no_quota.attainment_pct is None and no_quota.commit_to_quota_pct is None
+    assert no_quota.attainment_pct is None
     assert no_quota.open_pipeline == 100.0
     no_closed = Headline(users=2, quota=400.0, closed=None, commit=80.0, best_case=None, pipeline=200.0, week=None)
     assert no_closed.open_pipeline is None and no_closed.remaining_quota is None and no_closed.coverage is None
     assert no_closed.attainment_pct is None
-    assert no_closed.commit_to_quota_pct == 20.0
     zero_quota = Headline(users=1, quota=0.0, closed=0.0, commit=10.0, best_case=None, pipeline=50.0, week=None)
-    assert zero_quota.attainment_pct is None and zero_quota.commit_to_quota_pct is None and zero_quota.coverage is None
+    assert zero_quota.attainment_pct is None and zero_quota.coverage is None
 
 
 # -- accuracy_by_week ------------------------------------------------------------------------

@@ -6,7 +6,6 @@ WITH ex AS (
 )
 SELECT
     (SELECT max(export_id) FROM ex) AS latest_export_id,
-    (SELECT max(exported_at) FROM ex) AS latest_exported_at,
     (SELECT max(export_id) FROM ex WHERE export_id < (SELECT max(export_id) FROM ex)) AS previous_export_id,
     (SELECT max(export_id) FROM ex
       WHERE exported_at <= (SELECT max(exported_at) FROM ex) - to_days(CAST($days AS INTEGER))) AS week_ago_export_id,

@@ -4,7 +4,6 @@ SELECT
     (SELECT max(t) FROM (
         SELECT max(finished_at) AS t FROM export_attempts WHERE status IN ('loaded', 'unchanged', 'skipped')
         UNION ALL SELECT max(loaded_at) FROM exports)) AS fresh_at,
-    (SELECT max(exported_at) FROM exports) AS latest_exported_at,
     (SELECT coalesce(max(export_id), 0) FROM exports) AS data_version,
     (SELECT outcome FROM runs WHERE outcome <> 'running' ORDER BY run_id DESC LIMIT 1) AS last_outcome,
     (SELECT error FROM runs WHERE outcome <> 'running' ORDER BY run_id DESC LIMIT 1) AS last_error,
