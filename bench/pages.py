@@ -46,8 +46,7 @@ def shared_calls(wh: Warehouse, cur, sel: Selection) -> list[Call]:
 def page_calls(page: str, wh: Warehouse, cur, sel: Selection) -> list[Call]:
     """The page's own calls, in the order its view makes them."""
     if page == "overview":
-        return [("headline", lambda: analytics.headline(wh, sel, cur)),
-                ("weekly_totals", lambda: analytics.weekly_totals(wh, sel, cur))]
+        return [("weekly_totals+headline", lambda: analytics.headline_of(analytics.weekly_totals(wh, sel, cur)))]
     if page == "accuracy":
         def members():
             ended = alerts.accuracy_period(wh, sel, cur)

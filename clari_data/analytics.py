@@ -109,9 +109,17 @@ def team_members(people: pd.DataFrame, manager_user_id: str) -> set[str]:
 
 
 def headline(wh: Warehouse, sel: Selection, cur=None) -> Headline:
-    row = wh.query_row("headline", cur, **sel.params())
-    return Headline(int(row["users"]), row["quota_amount"], row["closed_amount"], row["commit_amount"],
-                    row["best_case_amount"], row["pipeline_amount"], row["time_frame_id"])
+    return headline_of(weekly_totals(wh, sel, cur))
+
+
+def headline_of(weekly: pd.DataFrame) -> Headline:
+    """The headline numbers: the latest week of the weekly totals."""
+    if weekly.empty:
+        return Headline(0, None, None, None, None, None, None)
+    last = weekly.iloc[-1]
+    amount = lambda column: None if pd.isna(last[column]) else float(last[column])  # noqa: E731
+    return Headline(int(last["users"]), amount("quota_amount"), amount("closed_amount"), amount("commit_amount"),
+                    amount("best_case_amount"), amount("pipeline_amount"), last["time_frame_id"])
 
 
 def weekly_totals(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:

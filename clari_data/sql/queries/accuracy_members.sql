@@ -1,5 +1,5 @@
 -- Week-by-week accuracy of every member of the selection in an ended period, with the headline
--- rows (what headline.sql sums) flagged so the page can aggregate them without double counting.
+-- rows (what the headline sums, in_headline) flagged so the page can aggregate them without double counting.
 SELECT
     a.*,
     in_headline(a.user_id, a.manager_user_id, $team, $reps) AS in_headline

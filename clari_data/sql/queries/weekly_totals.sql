@@ -1,8 +1,10 @@
--- The headline selection's numbers week by week (same rows as headline.sql).
+-- The selection's headline numbers week by week. The rows summed never mix a manager with their
+-- reps (a manager's numbers are the team's roll-up): see in_headline. The last week is the headline.
 SELECT
     w.week_number,
     v.time_frame_id,
     w.start_date,
+    count(*) AS users,
     sum(v.quota_amount) AS quota_amount,
     sum(v.closed_amount) AS closed_amount,
     sum(v.commit_amount) AS commit_amount,
