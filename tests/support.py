@@ -1,6 +1,8 @@
 """Constants and helpers shared by tests (conftest.py holds only fixtures: with a conftest.py in
 tests/browser too, `from conftest import ...` would be ambiguous)."""
 
+import socket
+import time
 from datetime import datetime, timezone
 
 # A recognisable API key: secret-scanning tests search every output for it.
@@ -10,3 +12,24 @@ TEST_KEY = "TEST-SECRET-KEY-7f3a9c"
 # calls (on some days, such as a quarter's first or a weekend, none move and change tests would
 # depend on the calendar).
 SIM_NOW = datetime(2026, 11, 18, 10, 0, tzinfo=timezone.utc)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout: float = 30.0, what: str = "the condition") -> None:
+    """Poll a condition on the system's own state, instead of sleeping a guessed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} was not reached in {timeout:g} s")
+        time.sleep(0.005)
+
+
+def posts(simulator) -> int:
+    """Export requests the simulator answered: each would spend Clari quota."""
+    return sum(1 for method, _, _ in simulator.request_log if method == "POST")

@@ -8,7 +8,7 @@ from builders import HOSTILE_FIELD, HOSTILE_NAMES, hostile_warehouse
 from dashboard_server import Server, screenshot
 from playwright.sync_api import expect
 from support import TEST_KEY
-from test_journeys import PAGES, TIMEOUT, no_exception, open_page, ready
+from test_journeys import PAGES, TIMEOUT, no_exception, open_page
 
 from clari_data.simulator import SimulatorServer, SyntheticOrg
 

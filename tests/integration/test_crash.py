@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support import SIM_NOW, TEST_KEY
+from support import SIM_NOW, TEST_KEY, posts, wait_until
 
 from clari_data.config import ClariSettings, Secret, Settings, WarehouseSettings
 from clari_data.refresh import downloads_dir, run_refresh
@@ -23,16 +22,8 @@ from clari_data.warehouse import Warehouse
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_until(condition, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in time")
-        time.sleep(0.005)
 
 
-def posts(sim):
-    return sum(1 for m, _, _ in sim.request_log if m == "POST")
 
 
 def start_cli_refresh(settings: Settings, period: str) -> subprocess.Popen:

@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from typing import Callable
 
 import pytest
-from support import TEST_KEY
+from support import TEST_KEY, posts
 
 from clari_data.client import ClariClient
 from clari_data.config import Secret
@@ -181,10 +181,10 @@ def test_quota_used_up_is_refused_before_spending_a_request(sim_settings, simula
     with Warehouse.from_settings(sim_settings) as wh:
         run_refresh(sim_settings, wh, periods=[simulator.org.current_period()])
         simulator.monthly_quota = len(simulator.jobs)
-        posts = sum(1 for m, _, _ in simulator.request_log if m == "POST")
+        queued = posts(simulator)
         result = run_refresh(sim_settings, wh, periods=[simulator.org.current_period()])
     assert result.failures[0].kind == "quota_reached"
-    assert sum(1 for m, _, _ in simulator.request_log if m == "POST") == posts
+    assert posts(simulator) == queued
 
 
 def test_the_key_is_never_in_a_recorded_error(sim_settings, simulator):

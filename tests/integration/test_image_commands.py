@@ -4,7 +4,6 @@ container engine on the machines that test this project), and its health endpoin
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,10 +23,6 @@ def dockerfile_commands() -> tuple[str, list[str]]:
     return install, cmd
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow

@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -26,6 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from builders import Export, user
+from support import free_port
 
 from clari_data import analytics, notify
 from clari_data.config import ALERT_RULES, ConfigError, NotifySettings, Secret, Settings, _validate, load_settings
@@ -124,10 +124,6 @@ class Inbox:
         return [m.get_content() for m in self.messages]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def smtp_server(inbox: Inbox, **kwargs) -> Controller:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support import SIM_NOW, TEST_KEY
+from support import SIM_NOW, TEST_KEY, posts
 
 from clari_data import analytics
 from clari_data.analytics import Selection
@@ -25,8 +25,6 @@ def sim_wh(sim_settings):
     warehouse.close()
 
 
-def posts(simulator):
-    return sum(1 for method, path, status in simulator.request_log if method == "POST")
 
 
 def test_refresh_fills_every_view(sim_settings, sim_wh, simulator):

@@ -7,18 +7,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from support import wait_until
 
 from clari_data import alerts, analytics, scheduler
 from clari_data.config import ScheduleSettings
 from clari_data.scheduler import RefreshService, process_service, running_schedulers, stop_process_services
 
 
-def wait_until(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 def runs(service, where="true"):
@@ -145,7 +140,7 @@ def test_one_service_per_process_even_across_module_reloads(sim_settings):
     assert running_schedulers() == 0
 
 
-def test_refresh_waits_for_nothing_when_another_process_holds_the_warehouse(sim_settings, tmp_path):
+def test_the_command_line_refresh_refuses_while_the_server_holds_the_warehouse(sim_settings, tmp_path):
     """The CLI refuses clearly while the server (here: this process) holds the file."""
     import os
     import subprocess
