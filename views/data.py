@@ -15,6 +15,13 @@ from ui.format import age, md_text
 v = page.start("Data & refresh", "data")
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def clari_limits(base_url: str, version: int, _settings):
+    """Clari's limits, asked at most once a minute per tenant (and again after each refresh): every
+    rerun of this page, including the automatic ones, would otherwise call Clari."""
+    return read_limits(_settings)
+
+
 @st.fragment(run_every="2s")
 def refresh_panel() -> None:
     state = v.service.state()
@@ -50,7 +57,7 @@ with left:
 with right:
     st.subheader("Clari export quota", anchor=False)
     try:
-        limits = read_limits(v.settings)
+        limits = clari_limits(v.settings.clari.base_url, v.version, v.settings)
         st.metric("Exports left this 30 days", f"{limits.available_monthly} of {limits.monthly_quota}")
         st.caption(f"Concurrent exports free: {limits.available_concurrent} of {limits.concurrent_limit}.")
     except ClariError as exc:
