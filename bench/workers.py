@@ -104,7 +104,7 @@ def refresh(args: dict) -> dict:
     settings = Settings(
         clari=ClariSettings(base_url=args["base_url"], api_key=Secret(args["key"]), forecast_ids=(args["forecast"],),
                             periods_back=0, poll_interval_seconds=0.05, poll_deadline_seconds=900,
-                            timeout_seconds=300, max_retries=2),
+                            timeout_seconds=300, max_attempts=3),
         warehouse=WarehouseSettings(path=args["db"], memory_limit=args.get("memory_limit"),
                                     downloads_dir=args["downloads"]),
         schedule=ScheduleSettings(enabled=False),

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from .config import EXPORT_TYPES, ClariSettings, ConfigError, Secret, check_period
+from .retry import RetryPolicy
 
 log = logging.getLogger("clari_data.client")
 
@@ -148,8 +149,6 @@ class Limits:
     monthly_quota: int | None
     available_concurrent: int | None
     available_monthly: int | None
-    running_job_ids: tuple[str, ...]
-    submitted_job_ids: tuple[str, ...]
 
 
 # Clari's published job-list example writes every value as a string with a trailing comma
@@ -230,8 +229,8 @@ class _ShortBody(Exception):
 
 
 class ClariClient:
-    def __init__(self, base_url: str, api_key: Secret | str, *, timeout: float = 30.0, max_retries: int = 5,
-                 backoff_base: float = 0.5, backoff_max: float = 30.0, max_retry_after: float = 300.0,
+    def __init__(self, base_url: str, api_key: Secret | str, *, timeout: float = 30.0,
+                 retry: RetryPolicy = ClariSettings().retry_policy(), max_retry_after: float = 300.0,
                  poll_interval: float = 5.0, poll_deadline: float = 900.0,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
@@ -242,8 +241,7 @@ class ClariClient:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"Clari base_url must start with http:// or https://, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self.max_retries = max(0, max_retries)
-        self.backoff_base, self.backoff_max, self.max_retry_after = backoff_base, backoff_max, max_retry_after
+        self.retry, self.max_retry_after = retry, max_retry_after
         self.poll_interval, self.poll_deadline = poll_interval, poll_deadline
         self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()
         # Redirects stay off: httpx would forward the custom `apikey` header to another host.
@@ -257,7 +255,7 @@ class ClariClient:
         if not clari.api_key:
             raise ConfigError("no Clari API key is set (demo mode); set CLARI_API_KEY or [clari] api_key")
         options: dict[str, Any] = {
-            "timeout": clari.timeout_seconds, "max_retries": clari.max_retries,
+            "timeout": clari.timeout_seconds, "retry": clari.retry_policy(),
             "poll_interval": clari.poll_interval_seconds, "poll_deadline": clari.poll_deadline_seconds,
         }
         return cls(clari.base_url, clari.api_key, **{**options, **overrides})
@@ -356,30 +354,16 @@ class ClariClient:
         log.info("cancelled job %s: %s", job_id, status)
         return status
 
-    def list_jobs(self) -> list[Job]:
-        what = "list export jobs"
-        data = self._json(self._request("GET", "export/jobs", what), what, shape=(list, dict))
-        items = data.get("jobs") if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise self._unexpected(what)
-        return [job for job in map(_job_from, items) if job is not None]
-
     def limits(self) -> Limits:
         what = "read the export limits"
         data = self._json(self._request("GET", "admin/limits", what), what)
         jobs = data.get("jobs") if isinstance(data.get("jobs"), dict) else data
-
-        def ids(key: str) -> tuple[str, ...]:
-            value = jobs.get(key)
-            return tuple(_text(v) for v in value) if isinstance(value, list) else ()
 
         return Limits(
             concurrent_limit=_int(jobs.get("concurrentLimit")),
             monthly_quota=_int(jobs.get("monthlyQuota")),
             available_concurrent=_int(jobs.get("availableConcurrentLimit")),
             available_monthly=_int(jobs.get("availableMonthlyQuota")),
-            running_job_ids=ids("runningJobIds"),
-            submitted_job_ids=ids("submittedJobIds"),
         )
 
     # ---- transport, retries, errors ---------------------------------------------------------
@@ -437,7 +421,7 @@ class ClariClient:
         """Sleep before the next attempt, or raise the error that ends the call."""
         if response is not None and response.status_code not in RETRY_STATUSES:
             raise self._error_for(response, what, **context)
-        if attempt >= self.max_retries:
+        if not self.retry.may_retry(attempt + 1):
             if response is not None:
                 raise self._error_for(response, what, tries=attempt + 1, **context)
             raise NetworkError(
@@ -445,10 +429,10 @@ class ClariClient:
                 f"({self._describe(failure)}); check the network, proxy and [clari] base_url, then try again.")
         wait = self._retry_after(response, what) if response is not None else None
         if wait is None:
-            wait = min(self.backoff_max, self.backoff_base * 2 ** attempt) * self._rng.uniform(0.5, 1.0)
+            wait = self.retry.delay(attempt + 1, self._rng)
         reason = response.status_code if response is not None else type(failure).__name__
         log.warning("%s /%s -> %s; retry %d/%d in %.1fs", method, path, reason, attempt + 1,
-                    self.max_retries, wait)
+                    self.retry.max_attempts - 1, wait)
         self._sleep(wait)
 
     def _retry_after(self, resp: httpx.Response, what: str) -> float | None:
@@ -519,12 +503,12 @@ class ClariClient:
         return (f"Clari export job {job.job_id} {how} ({job.status}); queue the export again, and if it "
                 "keeps failing ask your Clari CSM.")
 
-    def _json(self, resp: httpx.Response, what: str, shape: tuple[type, ...] = (dict,)) -> Any:
+    def _json(self, resp: httpx.Response, what: str) -> dict[str, Any]:
         try:
             data = resp.json()
         except ValueError:
             data = None
-        if not isinstance(data, shape):
+        if not isinstance(data, dict):
             raise self._unexpected(what)
         return data
 

@@ -10,6 +10,7 @@ the app can show a single line instead of a traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -17,6 +18,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .retry import RetryPolicy
+
+log = logging.getLogger(__name__)
 
 ACCESS_ENTRY_RE = re.compile(r"[^@\s]*@[^@\s]+\.[^@\s]+")
 # ASCII digits only, and fullmatch: `$` alone would accept a trailing newline.
@@ -79,9 +84,13 @@ class ClariSettings:
     currency: str | None = None
     scope_id: str | None = None
     timeout_seconds: float = 30.0
-    max_retries: int = 5
+    max_attempts: int = 6  # per request, on 429, 5xx and network failures (an export POST: see client)
+    backoff_seconds: float = 0.5  # wait before the second attempt; doubles each time, with jitter
     poll_interval_seconds: float = 5.0
     poll_deadline_seconds: float = 900.0
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.backoff_seconds, max_backoff_seconds=30.0, jitter=True)
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,10 @@ class NotifySettings:
     backoff_seconds: float = 2.0  # wait before the second attempt; doubles each time
     deadline_seconds: float = 30.0  # the most a refresh waits for all channels together
 
+    def retry_policy(self) -> RetryPolicy:
+        # The deadline bounds the waits, so no cap of its own is needed beyond it.
+        return RetryPolicy(self.max_attempts, self.backoff_seconds, max_backoff_seconds=self.deadline_seconds)
+
     def channels(self) -> tuple[str, ...]:
         """The enabled channels, in a fixed order."""
         return tuple(name for name, on in (("slack", self.slack_enabled), ("email", self.email_enabled)) if on)
@@ -176,6 +189,7 @@ class Settings:
     notify: NotifySettings = NotifySettings()
     access: AccessSettings = AccessSettings()
     source_path: str | None = None  # the clari.toml that was read, if any
+    deprecations: tuple[str, ...] = ()  # old setting names in use, each with what to write instead
 
     @property
     def demo_mode(self) -> bool:
@@ -250,20 +264,38 @@ def _coerce(section: str, key: str, annotation: str, value: Any) -> Any:
     )
 
 
-def _section(section: str, raw: Any, base: Any) -> Any:
+# Old setting names that keep working for one release, each with the message its use logs (and
+# /data shows): section, old key -> new key, conversion.
+DEPRECATED_KEYS: dict[tuple[str, str], tuple[str, Any, str]] = {
+    ("clari", "max_retries"): (
+        "max_attempts", lambda retries: retries + 1,
+        "[clari] max_retries is deprecated and goes away in the next release: use max_attempts, which counts "
+        "the first try too (max_retries = N is max_attempts = N + 1)"),
+}
+
+
+def _section(section: str, raw: Any, base: Any) -> tuple[Any, list[str]]:
+    """The section's settings over `base`, and the deprecation messages its keys gave."""
     cls = SECTIONS[section]
     if not isinstance(raw, dict):
         raise ConfigError(f"[{section}] must be a table of settings")
     known = {f.name: f for f in fields(cls)}
-    changes = {}
+    changes, notes = {}, []
     for key, value in raw.items():
+        if (section, key) in DEPRECATED_KEYS:
+            new_key, convert, note = DEPRECATED_KEYS[section, key]
+            if new_key in raw:
+                raise ConfigError(f"[{section}] sets both {key} (deprecated) and {new_key}: keep only {new_key}")
+            changes[new_key] = convert(_coerce(section, key, str(known[new_key].type), value))
+            notes.append(note)
+            continue
         if key not in known:
             listed = sorted(k for k in known if not (section == "notify" and k in NOTIFY_SECRETS))
             raise ConfigError(
                 f"[{section}] has an unknown key '{key}'; known keys: {', '.join(listed)}"
             )
         changes[key] = _coerce(section, key, str(known[key].type), value)
-    return replace(base, **changes)
+    return replace(base, **changes), notes
 
 
 def _validate(s: Settings) -> None:
@@ -284,6 +316,10 @@ def _validate(s: Settings) -> None:
     for name in ("timeout_seconds", "poll_interval_seconds", "poll_deadline_seconds"):
         if getattr(c, name) <= 0:
             raise ConfigError(f"[clari] {name} must be above 0")
+    if not 1 <= c.max_attempts <= 20:
+        raise ConfigError(f"[clari] max_attempts must be between 1 and 20, not {c.max_attempts}")
+    if c.backoff_seconds < 0:
+        raise ConfigError("[clari] backoff_seconds must not be negative")
     for f in fields(FieldRoles):
         if not getattr(s.fields, f.name).strip():
             raise ConfigError(f"[fields] {f.name} must name the fieldId that plays this role")
@@ -407,7 +443,8 @@ def load_settings(
                     raise ConfigError(
                         f"[notify] {key} is a secret and is not read from {path.name}: put it under [notify] in "
                         f".streamlit/secrets.toml, or set {NOTIFY_SECRETS[key]}")
-        settings = replace(settings, **{section: _section(section, values, getattr(settings, section))})
+        values, notes = _section(section, values, getattr(settings, section))
+        settings = replace(settings, **{section: values}, deprecations=settings.deprecations + tuple(notes))
 
     clari = settings.clari
     notify = settings.notify
@@ -430,6 +467,8 @@ def load_settings(
         warehouse = replace(warehouse, path=env["CLARI_DB_PATH"])
     settings = replace(settings, clari=clari, warehouse=warehouse, notify=notify)
     _validate(settings)
+    for note in settings.deprecations:
+        log.warning("%s", note)
     return settings
 
 

@@ -111,7 +111,7 @@ def open_client(settings: Settings) -> ClariClient:
     if settings.demo_mode:
         server = demo.simulator(settings)
         return ClariClient(server.base_url, demo.DEMO_API_KEY, poll_interval=0.05, poll_deadline=60.0,
-                           timeout=settings.clari.timeout_seconds, max_retries=settings.clari.max_retries)
+                           timeout=settings.clari.timeout_seconds, retry=settings.clari.retry_policy())
     return ClariClient.from_settings(settings.clari)
 
 

@@ -34,7 +34,7 @@ def sim_settings(tmp_path, simulator):
     """Settings that talk to the `simulator` fixture as if it were a real tenant (key set)."""
     return Settings(
         clari=ClariSettings(base_url=simulator.base_url, api_key=Secret(TEST_KEY), poll_interval_seconds=0.02,
-                            poll_deadline_seconds=20, max_retries=3, timeout_seconds=5),
+                            poll_deadline_seconds=20, max_attempts=4, timeout_seconds=5),
         warehouse=WarehouseSettings(path=str(tmp_path / "sim.duckdb")),
     )
 

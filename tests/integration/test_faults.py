@@ -20,7 +20,13 @@ from support import TEST_KEY, posts
 from clari_data.client import ClariClient
 from clari_data.config import Secret
 from clari_data.refresh import run_refresh
+from clari_data.retry import RetryPolicy
 from clari_data.warehouse import Warehouse
+
+
+def fast_retry(max_attempts: int) -> RetryPolicy:
+    """The client's policy with short waits, so a row that retries takes a fraction of a second."""
+    return RetryPolicy(max_attempts, 0.05, max_backoff_seconds=0.2, jitter=True)
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,11 @@ ROWS = [
     Row("502-that-does-not", "failed", "server", "502", inject=lambda s, c: s.faults.http_status(502, times=None)),
     Row("503-that-does-not", "failed", "server", "503", inject=lambda s, c: s.faults.http_status(503, times=None)),
     Row("connection-refused", "failed", "network", "connect", clari={"base_url": closed_port()}),
-    Row("connect-time-out", "failed", "network", "connect", client={"timeout": 0.5, "max_retries": 1},
+    Row("connect-time-out", "failed", "network", "connect", client={"timeout": 0.5, "retry": fast_retry(2)},
         inject=lambda s, c: c.clari.update(base_url=black_hole(c))),
     Row("read-time-out-that-recovers", "loaded", client={"timeout": 1.0},
         inject=lambda s, c: s.faults.delay(2.0, path=r"^/export/jobs/\w+$", times=1)),
-    Row("read-time-out-that-does-not", "failed", "network", "timed out", client={"timeout": 0.5, "max_retries": 1},
+    Row("read-time-out-that-does-not", "failed", "network", "timed out", client={"timeout": 0.5, "retry": fast_retry(2)},
         inject=lambda s, c: s.faults.delay(1.5, path=r"^/export/jobs/\w+$", times=None)),
     Row("cut-mid-download-that-recovers", "loaded", inject=lambda s, c: s.faults.cut(300, times=1)),
     Row("cut-mid-download-that-does-not", "failed", "network", "download",
@@ -133,7 +139,7 @@ def test_fault(row, sim_settings, simulator, tmp_path):
         context = Context()
         row.inject(simulator, context)
         settings = replace(sim_settings, clari=replace(sim_settings.clari, **row.clari, **context.clari))
-        client = ClariClient.from_settings(settings.clari, backoff_base=0.05, backoff_max=0.2, **row.client)
+        client = ClariClient.from_settings(settings.clari, **{"retry": fast_retry(settings.clari.max_attempts), **row.client})
         try:
             result = run_refresh(settings, wh, periods=[period], client=client)
         finally:

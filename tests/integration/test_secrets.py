@@ -18,6 +18,7 @@ from test_faults import ROWS, Context
 
 from clari_data.client import ClariClient
 from clari_data.refresh import run_refresh
+from clari_data.retry import RetryPolicy
 from clari_data.scheduler import stop_process_services
 from clari_data.warehouse import DATA_TABLES, Warehouse
 
@@ -50,7 +51,10 @@ def test_the_key_never_leaks(sim_settings, simulator, tmp_path, caplog, monkeypa
             context = Context()
             row.inject(simulator, context)
             settings = replace(sim_settings, clari=replace(sim_settings.clari, **row.clari, **context.clari))
-            client = ClariClient.from_settings(settings.clari, backoff_base=0.01, backoff_max=0.05, **row.client)
+            client = ClariClient.from_settings(
+                settings.clari,
+                **{"retry": RetryPolicy(settings.clari.max_attempts, 0.01, max_backoff_seconds=0.05, jitter=True),
+                   **row.client})
             try:
                 result = run_refresh(settings, wh, client=client,
                                      periods=[simulator.org.periods()[1] if row.past_period else period])

@@ -25,6 +25,7 @@ from clari_data.config import (
     check_period,
     load_settings,
 )
+from clari_data.retry import RetryPolicy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "clari.example.toml"
 KEY = "sk-live-9f8e7d6c5b4a"
@@ -115,7 +116,8 @@ periods_back = 0
 time_periods = ["2025_Q4", "2026_Q1"]
 types_to_export = ["forecast", "quota"]
 timeout_seconds = 5
-max_retries = 0
+max_attempts = 1
+backoff_seconds = 0.25
 [fields]
 commit = "fc_call"
 [warehouse]
@@ -138,7 +140,8 @@ job_seconds = 0
     assert settings.clari.time_periods == ("2025_Q4", "2026_Q1")
     assert settings.clari.types_to_export == ("forecast", "quota")
     assert settings.clari.timeout_seconds == 5.0 and isinstance(settings.clari.timeout_seconds, float)
-    assert settings.clari.max_retries == 0
+    assert settings.clari.retry_policy() == RetryPolicy(1, 0.25, max_backoff_seconds=30.0, jitter=True)
+    assert settings.deprecations == ()
     assert settings.fields.commit == "fc_call" and settings.fields.best_case == "fc_best_case"
     assert settings.warehouse.path == "/data/x.duckdb"
     assert settings.alerts.coverage_min == 2.5 and settings.alerts.stale_after_hours == 0.0
@@ -268,10 +271,17 @@ def test_invalid_secrets_file(tmp_path):
 # -- one clear message per problem -----------------------------------------------------------
 
 
+def test_deprecated_max_retries_still_works_and_says_so(tmp_path, caplog):
+    settings = load(tmp_path, "[clari]\nmax_retries = 2\n")
+    assert settings.clari.max_attempts == 3
+    assert len(settings.deprecations) == 1 and "use max_attempts" in settings.deprecations[0]
+    assert "[clari] max_retries is deprecated" in caplog.text
+
+
 def test_unknown_key(tmp_path):
     assert error(tmp_path, '[clari]\napi_keyy = "x"\n') == (
-        "[clari] has an unknown key 'api_keyy'; known keys: api_key, base_url, currency, forecast_ids, "
-        "max_retries, periods_back, poll_deadline_seconds, poll_interval_seconds, scope_id, time_periods, "
+        "[clari] has an unknown key 'api_keyy'; known keys: api_key, backoff_seconds, base_url, currency, "
+        "forecast_ids, max_attempts, periods_back, poll_deadline_seconds, poll_interval_seconds, scope_id, time_periods, "
         "timeout_seconds, types_to_export")
 
 
@@ -286,7 +296,12 @@ def test_section_that_is_not_a_table(tmp_path):
 
 
 @pytest.mark.parametrize("toml, message", [
+    ('[clari]\nmax_attempts = "5"', "[clari] max_attempts must be a whole number, not str '5'"),
     ('[clari]\nmax_retries = "5"', "[clari] max_retries must be a whole number, not str '5'"),
+    ("[clari]\nmax_attempts = 0", "[clari] max_attempts must be between 1 and 20, not 0"),
+    ("[clari]\nbackoff_seconds = -1", "[clari] backoff_seconds must not be negative"),
+    ("[clari]\nmax_retries = 2\nmax_attempts = 3",
+     "[clari] sets both max_retries (deprecated) and max_attempts: keep only max_attempts"),
     ("[clari]\nperiods_back = 1.5", "[clari] periods_back must be a whole number, not float 1.5"),
     ("[clari]\nperiods_back = true", "[clari] periods_back must be a whole number, not bool True"),
     ("[clari]\nforecast_ids = 5", "[clari] forecast_ids must be a list of strings, not int 5"),
