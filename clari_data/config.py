@@ -116,6 +116,9 @@ class AlertSettings:
     change_pct: float = 10.0
     change_min_amount: float = 5000.0
     stale_after_hours: float = 26.0
+    # A rep's status from their commit as a % of quota (the rep_performance view).
+    at_risk_below_pct: float = 70.0
+    on_track_from_pct: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,8 @@ def _validate(s: Settings) -> None:
     for f in fields(AlertSettings):
         if getattr(a, f.name) < 0:
             raise ConfigError(f"[alerts] {f.name} must not be negative")
+    if a.at_risk_below_pct > a.on_track_from_pct:
+        raise ConfigError("[alerts] at_risk_below_pct must not be above on_track_from_pct")
     sch = s.schedule
     if sch.interval_minutes is not None and sch.interval_minutes <= 0:
         raise ConfigError("[schedule] interval_minutes must be above 0")
