@@ -97,6 +97,8 @@ QUALIFY row_number() OVER (PARTITION BY user_id, field_id, time_frame_id ORDER B
 
 -- name: upsert_users
 INSERT OR REPLACE INTO users
+    (user_id, name, email, crm_id, hierarchy_id, hierarchy_name, parent_hierarchy_id, parent_hierarchy_name,
+     scope_id, last_export_id)
 SELECT
     u.userId, u.name, u.email, u.crmId, u.hierarchyId, u.hierarchyName,
     u.parentHierarchyId, u.parentHierarchyName, u.scopeId, $export_id
@@ -105,14 +107,14 @@ WHERE u.userId IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY u.userId) = 1;
 
 -- name: upsert_fields
-INSERT OR REPLACE INTO fields
+INSERT OR REPLACE INTO fields (field_id, field_name, field_type, last_export_id)
 SELECT f.fieldId, f.fieldName, f.fieldType, $export_id
 FROM (SELECT unnest(fields) AS f FROM stage_doc)
 WHERE f.fieldId IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY f.fieldId) = 1;
 
 -- name: upsert_periods
-INSERT OR REPLACE INTO time_periods
+INSERT OR REPLACE INTO time_periods (time_period_id, label, year, type, start_date, end_date, crm_id)
 SELECT
     p.timePeriodId, p.label, CAST(p.year AS VARCHAR), p.type,
     try_cast(p.startDate AS DATE), try_cast(p.endDate AS DATE), p.crmId
@@ -121,7 +123,7 @@ WHERE p.timePeriodId = $time_period
 QUALIFY row_number() OVER (PARTITION BY p.timePeriodId) = 1;
 
 -- name: upsert_frames
-INSERT OR REPLACE INTO time_frames
+INSERT OR REPLACE INTO time_frames (time_period_id, time_frame_id, start_date, end_date)
 SELECT $time_period, t.timeFrameId, try_cast(t.startDate AS DATE), try_cast(t.endDate AS DATE)
 FROM (SELECT unnest(timeFrames) AS t FROM stage_doc)
 WHERE t.timeFrameId IS NOT NULL
@@ -142,6 +144,8 @@ FULL OUTER JOIN cur USING (time_frame_id, user_id, field_id);
 -- name: detect_changes
 -- A user's number per field is the amount of their cell in the latest week of each export.
 INSERT INTO changes
+    (export_id, previous_export_id, forecast_id, time_period, user_id, field_id, previous_amount, current_amount,
+     change_amount, change_pct, is_significant)
 WITH prev AS (
     SELECT user_id, field_id, cell_amount(forecast_value, quota_value, aggregation_total) AS amount
     FROM cell_versions
@@ -166,8 +170,7 @@ SELECT
     $export_id, $previous_export_id, $forecast_id, $time_period, user_id, field_id,
     previous_amount, current_amount, change_amount,
     CASE WHEN coalesce(previous_amount, 0) <> 0 THEN 100 * change_amount / abs(previous_amount) END,
-    abs(change_amount) >= $change_min_amount
-        AND (coalesce(previous_amount, 0) = 0 OR 100 * abs(change_amount) >= $change_pct * abs(previous_amount))
+    is_significant_change(previous_amount, change_amount, $change_pct, $change_min_amount)
 FROM moved;
 
 -- name: close_versions
@@ -184,6 +187,8 @@ WHERE cur.forecast_id = $forecast_id AND cur.time_period = $time_period AND cur.
 -- name: open_versions
 -- A new version for every cell that has no current one (new, or just closed as changed).
 INSERT INTO cell_versions
+    (forecast_id, time_period, time_frame_id, user_id, field_id, valid_from, valid_to, forecast_value, quota_value,
+     adjustment_value, aggregation_total, is_updated, updated_by, updated_on, adjusted_by, adjusted_on, currency)
 SELECT
     s.forecast_id, s.time_period, s.time_frame_id, s.user_id, s.field_id, $export_id, NULL,
     s.forecast_value, s.quota_value, s.adjustment_value, s.aggregation_total,
@@ -197,7 +202,7 @@ WHERE NOT EXISTS (
 
 -- name: stage_role_values
 -- The loaded forecast and period pivoted by role, its latest week marked: what the
--- current_role_values table (migration 004) must hold for them after this load.
+-- current_role_values table (migration 004, views/14_role_values.sql) must hold for them after this load.
 CREATE OR REPLACE TEMP TABLE stage_role_values AS
 SELECT *, time_frame_id = max(time_frame_id) OVER () AS is_latest_week
 FROM live_role_values
@@ -235,3 +240,34 @@ DROP TABLE IF EXISTS stage_doc;
 DROP TABLE IF EXISTS stage_raw;
 DROP TABLE IF EXISTS stage_cells;
 DROP TABLE IF EXISTS stage_role_values;
+
+-- name: export_of_job
+-- A job already loaded: loading it again changes nothing.
+SELECT export_id, time_period FROM exports WHERE job_id = $job_id;
+
+-- name: latest_export_of
+SELECT export_id, file_sha256
+FROM exports
+WHERE forecast_id = $forecast_id AND time_period = $time_period
+ORDER BY export_id DESC
+LIMIT 1;
+
+-- name: stage_counts
+SELECT count(*) AS cells, count(DISTINCT user_id) AS users, count(DISTINCT time_frame_id) AS weeks
+FROM stage_cells;
+
+-- name: next_export_id
+SELECT coalesce(max(export_id), 0) + 1 FROM exports;
+
+-- name: significant_changes
+SELECT count(*) FROM changes WHERE export_id = $export_id AND is_significant;
+
+-- name: insert_export
+INSERT INTO exports
+    (export_id, job_id, forecast_id, time_period, requested_period, status, exported_at, loaded_at,
+     file_sha256, file_bytes, entries, cells, users, weeks, cells_added, cells_changed, cells_removed,
+     changes_detected, rows_truncated, warnings)
+VALUES
+    ($export_id, $job_id, $forecast_id, $time_period, $requested_period, 'loaded', $exported_at, $loaded_at,
+     $file_sha256, $file_bytes, $entries, $cells, $users, $weeks, $cells_added, $cells_changed, $cells_removed,
+     $changes_detected, $rows_truncated, $warnings);

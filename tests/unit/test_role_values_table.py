@@ -1,5 +1,5 @@
-"""`role_values` and `latest_week_values` read a table kept by each load (migration 004): it must
-always hold exactly what pivoting the current cells live gives."""
+"""`role_values` and `latest_week_values` read a table kept by each load (migration 004,
+sql/views/14_role_values.sql): it must always hold exactly what pivoting the current cells live gives."""
 
 from datetime import datetime
 
@@ -16,6 +16,10 @@ LIVE_LATEST = """SELECT * FROM live_role_values
 
 def rows(wh: Warehouse, sql: str) -> list[tuple]:
     return sorted(wh.cursor().execute(sql).fetchall(), key=repr)
+
+
+def value(wh: Warehouse, sql: str):
+    return wh.cursor().execute(sql).fetchone()[0]
 
 
 def assert_matches_live(wh: Warehouse) -> None:
@@ -50,8 +54,8 @@ def test_the_table_follows_every_load(wh, tmp_path):
     assert_matches_live(wh)
     load(wh, export("2025_Q4", [W3], 90), tmp_path / "4.json", "j4", "2025_Q4", 19)  # another period
     assert_matches_live(wh)
-    assert wh.scalar("SELECT count(*) FROM latest_week_values WHERE time_period = '2026_Q1'") == 5  # Rob went
-    assert wh.scalar("SELECT count(DISTINCT time_period) FROM role_values") == 2
+    assert value(wh, "SELECT count(*) FROM latest_week_values WHERE time_period = '2026_Q1'") == 5  # Rob went
+    assert value(wh, "SELECT count(DISTINCT time_period) FROM role_values") == 2
 
 
 def test_a_rejected_load_leaves_the_table_as_it_was(wh, tmp_path):
@@ -70,15 +74,16 @@ def test_changed_field_roles_rebuild_the_table(tmp_path):
     path = tmp_path / "w.duckdb"
     with Warehouse(path) as wh:
         load(wh, export("2026_Q1", [W1, W2], 100), tmp_path / "1.json", "j1", None, 17)
-        commit_before = wh.scalar("SELECT sum(commit_amount) FROM role_values")
+        commit_before = value(wh, "SELECT sum(commit_amount) FROM role_values")
     # The tenant's best case field now plays the commit role.
     with Warehouse(path, roles=FieldRoles(commit="fc_best_case", best_case="fc_commit")) as wh:
         assert_matches_live(wh)
-        assert wh.scalar("SELECT sum(commit_amount) FROM role_values") != commit_before
+        assert value(wh, "SELECT sum(commit_amount) FROM role_values") != commit_before
 
 
 def test_migration_fills_the_table_from_existing_history(tmp_path):
-    """A warehouse from before migration 004 gets the table filled from its current cells."""
+    """A warehouse from before migration 004 gets the table filled from its current cells (the
+    migration forgets the stored field roles, so the roles sync at open rebuilds the table)."""
     path = tmp_path / "w.duckdb"
     with Warehouse(path) as wh:
         load(wh, export("2026_Q1", [W1, W2], 100), tmp_path / "1.json", "j1", None, 17)
@@ -94,6 +99,6 @@ def test_migration_fills_the_table_from_existing_history(tmp_path):
                     "QUALIFY time_frame_id = max(time_frame_id) OVER (PARTITION BY forecast_id, time_period)")
         cur.execute("DELETE FROM schema_migrations WHERE version = 4")
     with Warehouse(path) as wh:
-        assert wh.scalar("SELECT count(*) FROM schema_migrations WHERE version = 4") == 1
+        assert value(wh, "SELECT count(*) FROM schema_migrations WHERE version = 4") == 1
         assert rows(wh, "SELECT * FROM role_values") == expected
         assert_matches_live(wh)

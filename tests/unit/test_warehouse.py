@@ -9,7 +9,9 @@ from builders import Export, small_org
 from test_views import EXPORTED, golden_export, second_export
 
 from clari_data import warehouse as warehouse_module
+from clari_data.config import AlertSettings
 from clari_data.warehouse import ExportRejected, Warehouse, WarehouseBusy
+from clari_data.warehouse import loads as loads_module
 
 
 def load(wh, path, job="job-1", period="2026_Q1", **kw):
@@ -18,7 +20,7 @@ def load(wh, path, job="job-1", period="2026_Q1", **kw):
 
 
 def count(wh, sql, params=None):
-    return wh.scalar(sql, params)
+    return wh.cursor().execute(sql, params or []).fetchone()[0]
 
 
 def test_migrations_apply_once_and_reopen(tmp_path):
@@ -136,7 +138,7 @@ def test_a_failure_mid_load_rolls_everything_back(wh, tmp_path, monkeypatch):
     before = wh.table_contents()
     statements = dict(warehouse_module.sql_statements("load.sql"))
     statements["open_versions"] = "SELECT * FROM no_such_table"  # fails after versions were closed
-    monkeypatch.setattr(warehouse_module, "sql_statements", lambda name: statements)
+    monkeypatch.setattr(loads_module, "sql_statements", lambda name: statements)
     with pytest.raises(duckdb.Error):
         load(wh, second_export().write(tmp_path / "b.json"), job="job-2")
     assert wh.table_contents() == before
@@ -169,7 +171,7 @@ def test_runs_and_attempts_are_recorded(wh):
     other = wh.start_run("schedule")
     wh.close()
     with Warehouse(wh.path) as reopened:  # as after a process died mid-run
-        assert reopened.scalar("SELECT outcome FROM runs WHERE run_id = ?", [other]) == "failed"
+        assert count(reopened, "SELECT outcome FROM runs WHERE run_id = ?", [other]) == "failed"
 
 
 def test_in_flight_jobs_are_remembered(wh):

@@ -4,9 +4,6 @@
 -- only inside a successful load. Operational tables (runs, export_attempts, export_jobs) record
 -- what happened, including failures, and never hold forecast data.
 
-CREATE SEQUENCE export_id_seq START 1;
-CREATE SEQUENCE run_id_seq START 1;
-
 -- One row per loaded export: the record of what came in, when, and how much it moved.
 CREATE TABLE exports (
     export_id        BIGINT PRIMARY KEY,
@@ -161,28 +158,3 @@ CREATE TABLE demo_clock (
     id      INTEGER PRIMARY KEY,
     sim_now TIMESTAMP NOT NULL
 );
-
--- Amount parsing. Clari sends numbers; anything else (a string, an object) is not an amount, and
--- magnitudes beyond any real forecast (or not finite) are treated as corrupt.
-CREATE MACRO is_number(j) AS json_type(j) IN ('DOUBLE', 'BIGINT', 'UBIGINT', 'HUGEINT');
-CREATE MACRO number_or_null(j) AS
-    CASE WHEN is_number(j) AND isfinite(CAST(j AS DOUBLE)) AND abs(CAST(j AS DOUBLE)) < 1e15
-         THEN CAST(j AS DOUBLE) END;
-CREATE MACRO epoch_ms_or_null(j) AS
-    CASE WHEN is_number(j) AND abs(CAST(j AS DOUBLE)) < 1e14
-         THEN make_timestamp(CAST(CAST(j AS DOUBLE) AS BIGINT) * 1000) END;
--- A cell's number: the call for call fields, else the quota, else the CRM total.
-CREATE MACRO cell_amount(forecast_value, quota_value, aggregation_total) AS
-    coalesce(forecast_value, quota_value, aggregation_total);
--- Whether two versions of a cell carry the same values.
-CREATE MACRO same_cell(a, b) AS
-    a.forecast_value IS NOT DISTINCT FROM b.forecast_value
-    AND a.quota_value IS NOT DISTINCT FROM b.quota_value
-    AND a.adjustment_value IS NOT DISTINCT FROM b.adjustment_value
-    AND a.aggregation_total IS NOT DISTINCT FROM b.aggregation_total
-    AND a.is_updated IS NOT DISTINCT FROM b.is_updated
-    AND a.updated_by IS NOT DISTINCT FROM b.updated_by
-    AND a.updated_on IS NOT DISTINCT FROM b.updated_on
-    AND a.adjusted_by IS NOT DISTINCT FROM b.adjusted_by
-    AND a.adjusted_on IS NOT DISTINCT FROM b.adjusted_on
-    AND a.currency IS NOT DISTINCT FROM b.currency;

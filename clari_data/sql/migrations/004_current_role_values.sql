@@ -2,24 +2,25 @@
 --
 -- Every page reads `role_values` or `latest_week_values`, and at a large tenant (2,000 users,
 -- 8 fields, 14 weeks, a quarter of daily history) pivoting the current cells on each read cost
--- 15-35 ms per query (bench/, README "Performance"). The pivot now runs once per load, for the
--- loaded forecast and period only (load.sql: stage_role_values ... insert_role_values), and again
--- in full when the field roles change (Warehouse._sync_roles). Both views keep their columns and
--- meaning; `live_role_values` is the pivot itself (the former `role_values`), and
--- `current_role_values` marks the latest week of each forecast and period.
+-- 15-35 ms per query (bench/, README "Performance"). The pivot (the view live_role_values,
+-- sql/views/14_role_values.sql) now runs once per load for the loaded forecast and period only
+-- (load.sql: stage_role_values ... insert_role_values), and in full when the field roles change.
+CREATE TABLE current_role_values (
+    forecast_id              VARCHAR,
+    time_period              VARCHAR,
+    time_frame_id            VARCHAR,
+    user_id                  VARCHAR,
+    commit_amount            DOUBLE,
+    commit_call_amount       DOUBLE,
+    commit_adjustment_amount DOUBLE,
+    commit_is_updated        BOOLEAN,
+    best_case_amount         DOUBLE,
+    quota_amount             DOUBLE,
+    closed_amount            DOUBLE,
+    pipeline_amount          DOUBLE,
+    is_latest_week           BOOLEAN   -- the latest week of its forecast and period
+);
 
-CREATE TABLE current_role_values AS
-SELECT *, time_frame_id = max(time_frame_id) OVER (PARTITION BY forecast_id, time_period) AS is_latest_week
-FROM role_values
-ORDER BY forecast_id, time_period, time_frame_id, user_id;
-
-ALTER VIEW role_values RENAME TO live_role_values;
-
-CREATE VIEW role_values AS
-SELECT * EXCLUDE (is_latest_week)
-FROM current_role_values;
-
-CREATE OR REPLACE VIEW latest_week_values AS
-SELECT * EXCLUDE (is_latest_week)
-FROM current_role_values
-WHERE is_latest_week;
+-- Forget the stored field roles: the warehouse then finds them changed when it syncs [fields]
+-- after the migrations, and fills the table from the history already loaded.
+DELETE FROM field_roles;

@@ -1,5 +1,6 @@
 -- How each member's numbers moved between two exports of a forecast and period, reconstructed
 -- from the cell history: a number is the user's amount in the latest week of each export.
+-- is_significant applies the change rule (views/04_change_rule.sql) with the given thresholds.
 -- The latest week at each export is found first (one narrow pass over the period's versions);
 -- joining on it lets DuckDB skip the stored row groups that hold only older weeks.
 WITH weeks AS (
@@ -34,7 +35,9 @@ SELECT
     t.amount AS current_amount,
     coalesce(t.amount, 0) - coalesce(s.amount, 0) AS change_amount,
     CASE WHEN coalesce(s.amount, 0) <> 0
-         THEN 100 * (coalesce(t.amount, 0) - s.amount) / abs(s.amount) END AS change_pct
+         THEN 100 * (coalesce(t.amount, 0) - s.amount) / abs(s.amount) END AS change_pct,
+    is_significant_change(s.amount, coalesce(t.amount, 0) - coalesce(s.amount, 0), $change_pct, $change_min_amount)
+        AS is_significant
 FROM state_from s
 JOIN state_to t USING (user_id, field_id)
 LEFT JOIN user_directory u ON u.user_id = s.user_id

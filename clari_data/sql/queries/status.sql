@@ -8,4 +8,4 @@ SELECT
     (SELECT outcome FROM runs WHERE outcome <> 'running' ORDER BY run_id DESC LIMIT 1) AS last_outcome,
     (SELECT error FROM runs WHERE outcome <> 'running' ORDER BY run_id DESC LIMIT 1) AS last_error,
     (SELECT finished_at FROM runs WHERE outcome <> 'running' ORDER BY run_id DESC LIMIT 1) AS last_finished_at,
-    (SELECT count(*) FROM runs WHERE outcome = 'running') AS running;
+    (SELECT count(*) FROM runs WHERE outcome = 'running') AS runs_in_progress;

@@ -1,0 +1,40 @@
+-- The warehouse's own bookkeeping: migrations, settings synced at every start, versions.
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       VARCHAR NOT NULL,
+    applied_at TIMESTAMP NOT NULL
+);
+
+-- name: applied_migrations
+SELECT version FROM schema_migrations;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name, applied_at) VALUES ($version, $name, $applied_at);
+
+-- name: field_roles
+SELECT role, field_id FROM field_roles;
+
+-- name: clear_field_roles
+DELETE FROM field_roles;
+
+-- name: insert_field_role
+INSERT INTO field_roles (role, field_id) VALUES ($role, $field_id);
+
+-- name: rep_status_cutoffs
+SELECT at_risk_below_pct, on_track_from_pct FROM rep_status_cutoffs;
+
+-- name: set_rep_status_cutoffs
+INSERT OR REPLACE INTO rep_status_cutoffs (id, at_risk_below_pct, on_track_from_pct)
+VALUES (1, $at_risk_below_pct, $on_track_from_pct);
+
+-- name: data_version
+-- Changes whenever a load commits: the key for every cached query result.
+SELECT coalesce(max(export_id), 0) FROM exports;
+
+-- name: memory_limit
+SELECT current_setting('memory_limit');
+
+-- name: table_rows
+SELECT * FROM query_table($table);
