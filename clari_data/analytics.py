@@ -1,6 +1,6 @@
 """What the pages show, as data: query wrappers over the warehouse views plus the pure arithmetic
-on their results (ratios of sums, threshold filters), so pages hold no SQL and tests can check
-every number.
+on their results (ratios of sums), so pages hold no SQL and tests can check every number. The
+thresholds (the change rule, coverage, the rep status cut-offs) are applied in SQL only.
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 
-from .warehouse import Warehouse
+from .warehouse import Cursor, Warehouse
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class Selection:
 
 @dataclass(frozen=True)
 class Headline:
+    """The latest week of the weekly totals; open pipeline, remaining quota and coverage come from SQL."""
+
     users: int
     quota: float | None
     closed: float | None
@@ -39,26 +40,13 @@ class Headline:
     best_case: float | None
     pipeline: float | None
     week: str | None
-
-    @property
-    def open_pipeline(self) -> float | None:
-        return _minus(self.pipeline, self.closed)
-
-    @property
-    def remaining_quota(self) -> float | None:
-        return _minus(self.quota, self.closed)
-
-    @property
-    def coverage(self) -> float | None:
-        return coverage_ratio(self.open_pipeline, self.remaining_quota)
+    open_pipeline: float | None = None
+    remaining_quota: float | None = None
+    coverage: float | None = None
 
     @property
     def attainment_pct(self) -> float | None:
         return pct(self.closed, self.quota)
-
-
-def _minus(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
 
 
 def pct(part: float | None, whole: float | None) -> float | None:
@@ -67,17 +55,10 @@ def pct(part: float | None, whole: float | None) -> float | None:
     return 100.0 * part / whole
 
 
-def coverage_ratio(open_pipeline: float | None, remaining_quota: float | None) -> float | None:
-    """Open pipeline / remaining quota; undefined once the quota is met (remaining <= 0)."""
-    if open_pipeline is None or remaining_quota is None or remaining_quota <= 0:
-        return None
-    return open_pipeline / remaining_quota
-
-
 # -- filters ---------------------------------------------------------------------------------
 
 
-def forecasts(wh: Warehouse, cur: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+def forecasts(wh: Warehouse, cur: Cursor | None = None) -> list[str]:
     return wh.query("filter_forecasts", cur)["forecast_id"].tolist()
 
 
@@ -108,10 +89,6 @@ def team_members(people: pd.DataFrame, manager_user_id: str) -> set[str]:
 # -- numbers ---------------------------------------------------------------------------------
 
 
-def headline(wh: Warehouse, sel: Selection, cur=None) -> Headline:
-    return headline_of(weekly_totals(wh, sel, cur))
-
-
 def headline_of(weekly: pd.DataFrame) -> Headline:
     """The headline numbers: the latest week of the weekly totals."""
     if weekly.empty:
@@ -119,16 +96,13 @@ def headline_of(weekly: pd.DataFrame) -> Headline:
     last = weekly.iloc[-1]
     amount = lambda column: None if pd.isna(last[column]) else float(last[column])  # noqa: E731
     return Headline(int(last["users"]), amount("quota_amount"), amount("closed_amount"), amount("commit_amount"),
-                    amount("best_case_amount"), amount("pipeline_amount"), last["time_frame_id"])
+                    amount("best_case_amount"), amount("pipeline_amount"), last["time_frame_id"],
+                    amount("open_pipeline_amount"), amount("remaining_quota_amount"), amount("coverage_ratio"))
 
 
 def weekly_totals(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
     """The headline numbers per week, with open pipeline, remaining quota and coverage."""
-    df = wh.query("weekly_totals", cur, **sel.params())
-    df["open_pipeline_amount"] = df["pipeline_amount"] - df["closed_amount"]
-    df["remaining_quota_amount"] = df["quota_amount"] - df["closed_amount"]
-    df["coverage_ratio"] = [coverage_ratio(o, r) for o, r in zip(df["open_pipeline_amount"], df["remaining_quota_amount"])]
-    return df
+    return wh.query("weekly_totals", cur, **sel.params())
 
 
 def coverage_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
@@ -192,19 +166,17 @@ def export_pair(wh: Warehouse, sel: Selection, days: int = 7, cur=None) -> Expor
                       row["first_export_id"])
 
 
-def moves_between(wh: Warehouse, sel: Selection, from_export: int, to_export: int, cur=None) -> pd.DataFrame:
-    return wh.query("moves_between", cur, **sel.params(), from_export=from_export, to_export=to_export)
+def moves_between(wh: Warehouse, sel: Selection, from_export: int, to_export: int, *, change_pct: float,
+                  change_min_amount: float, cur=None) -> pd.DataFrame:
+    """Every move of a member's number between two exports, with `is_significant` from the change
+    rule (one SQL macro, also used when a load records its changes) at the given thresholds."""
+    return wh.query("moves_between", cur, **sel.params(), from_export=from_export, to_export=to_export,
+                    change_pct=change_pct, change_min_amount=change_min_amount)
 
 
-def significant_moves(moves: pd.DataFrame, change_pct: float, change_min_amount: float) -> pd.DataFrame:
-    """The moves that count: at least change_min_amount and at least change_pct (a move from zero
-    has no percentage and counts by amount alone)."""
-    if moves.empty:
-        return moves
-    amount_ok = moves["change_amount"].abs() >= change_min_amount
-    from_zero = moves["previous_amount"].fillna(0) == 0
-    pct_ok = from_zero | (moves["change_pct"].abs() >= change_pct)
-    return moves[amount_ok & pct_ok].reset_index(drop=True)
+def significant_moves(moves: pd.DataFrame) -> pd.DataFrame:
+    """The moves that count (`is_significant`)."""
+    return moves[moves["is_significant"].astype(bool)].reset_index(drop=True)
 
 
 def biggest_movers(moves: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -218,17 +190,19 @@ def biggest_movers(moves: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.D
 
 
 @dataclass(frozen=True)
-class Status:
+class DataStatus:
+    """How fresh the data is and how the last refreshes went."""
+
     fresh_at: datetime | None
     data_version: int
     last_outcome: str | None
     last_error: str | None
     last_finished_at: datetime | None
-    running: int
+    runs_in_progress: int
 
 
-def status(wh: Warehouse, cur=None) -> Status:
-    return Status(**wh.query_row("status", cur))
+def data_status(wh: Warehouse, cur=None) -> DataStatus:
+    return DataStatus(**wh.query_row("status", cur))
 
 
 def run_history(wh: Warehouse, limit: int = 50, cur=None) -> pd.DataFrame:

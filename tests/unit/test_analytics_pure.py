@@ -1,5 +1,6 @@
 """The pure arithmetic of clari_data/analytics.py, on frames built by hand: ratios, the headline,
-WAPE accuracy by week, per-person summaries, the move thresholds and the team hierarchy."""
+WAPE accuracy by week, per-person summaries, the significant-move filter and the team hierarchy.
+(The thresholds themselves are SQL macros, tested on DuckDB in test_views.py.)"""
 
 from __future__ import annotations
 
@@ -14,26 +15,13 @@ from clari_data.analytics import (
     accuracy_by_week,
     accuracy_summary,
     biggest_movers,
-    coverage_ratio,
+    headline_of,
     pct,
     significant_moves,
     team_members,
 )
 
-# -- coverage_ratio and pct ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("open_pipeline, remaining, expected", [
-    (600.0, 300.0, 2.0),
-    (0.0, 100.0, 0.0),
-    (-50.0, 100.0, -0.5),
-    (100.0, 0.0, None),  # quota met exactly
-    (100.0, -5.0, None),  # quota exceeded
-    (None, 100.0, None),
-    (100.0, None, None),
-])
-def test_coverage_ratio(open_pipeline, remaining, expected):
-    assert coverage_ratio(open_pipeline, remaining) == expected
+# -- pct ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("part, whole, expected", [
@@ -52,32 +40,30 @@ def test_pct(part, whole, expected):
 # -- Headline --------------------------------------------------------------------------------
 
 
-def test_headline_derived_numbers():
-    h = Headline(users=3, quota=400.0, closed=100.0, commit=300.0, best_case=350.0, pipeline=700.0, week="TF:x")
-    assert h.open_pipeline == 600.0
-    assert h.remaining_quota == 300.0
-    assert h.coverage == 2.0
+WEEKLY_COLUMNS = ["week_number", "time_frame_id", "users", "quota_amount", "closed_amount", "commit_amount",
+                  "best_case_amount", "pipeline_amount", "open_pipeline_amount", "remaining_quota_amount",
+                  "coverage_ratio"]
+
+
+def test_headline_is_the_last_week_of_the_weekly_totals():
+    weekly = pd.DataFrame([(1, "TF:a", 3, 400.0, 50.0, 250.0, 300.0, 600.0, 550.0, 350.0, 550 / 350),
+                           (2, "TF:b", 3, 400.0, 100.0, 300.0, 350.0, 700.0, 600.0, 300.0, 2.0)],
+                          columns=WEEKLY_COLUMNS)
+    h = headline_of(weekly)
+    assert h == Headline(users=3, quota=400.0, closed=100.0, commit=300.0, best_case=350.0, pipeline=700.0,
+                         week="TF:b", open_pipeline=600.0, remaining_quota=300.0, coverage=2.0)
     assert h.attainment_pct == 25.0
 
 
-def test_headline_quota_met_has_no_coverage():
-    h = Headline(users=1, quota=400.0, closed=450.0, commit=450.0, best_case=None, pipeline=500.0, week=None)
-    assert h.remaining_quota == -50.0
-    assert h.open_pipeline == 50.0
-    assert h.coverage is None
-    assert h.attainment_pct == 112.5
+def test_headline_missing_numbers_are_none():
+    weekly = pd.DataFrame([(1, "TF:a", 1, 0.0, 0.0, 10.0, np.nan, 50.0, 50.0, 0.0, np.nan)], columns=WEEKLY_COLUMNS)
+    h = headline_of(weekly)
+    assert h.best_case is None and h.coverage is None and h.remaining_quota == 0.0
+    assert h.attainment_pct is None  # zero quota
 
 
-def test_headline_missing_numbers():
-    no_quota = Headline(users=0, quota=None, closed=100.0, commit=80.0, best_case=None, pipeline=200.0, week=None)
-    assert no_quota.remaining_quota is None and no_quota.coverage is None
-    assert no_quota.attainment_pct is None
-    assert no_quota.open_pipeline == 100.0
-    no_closed = Headline(users=2, quota=400.0, closed=None, commit=80.0, best_case=None, pipeline=200.0, week=None)
-    assert no_closed.open_pipeline is None and no_closed.remaining_quota is None and no_closed.coverage is None
-    assert no_closed.attainment_pct is None
-    zero_quota = Headline(users=1, quota=0.0, closed=0.0, commit=10.0, best_case=None, pipeline=50.0, week=None)
-    assert zero_quota.attainment_pct is None and zero_quota.coverage is None
+def test_headline_of_no_weeks():
+    assert headline_of(pd.DataFrame(columns=WEEKLY_COLUMNS)) == Headline(0, None, None, None, None, None, None)
 
 
 # -- accuracy_by_week ------------------------------------------------------------------------
@@ -195,33 +181,16 @@ def move_rows(*rows) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=MOVE_COLUMNS)
 
 
-def test_significant_moves_needs_both_thresholds():
-    moves = move_rows(
-        ("a", 50_000.0, 5_000.0, 10.0),  # exactly both thresholds: counts
-        ("b", 50_000.0, 4_999.99, 9.99998),  # amount just short
-        ("c", 40_000.0, 5_000.0, 12.5),
-        ("d", 60_000.0, 5_000.0, 8.3333),  # percentage short
-        ("e", 0.0, 5_000.0, np.nan),  # from zero: amount alone
-        ("f", np.nan, -6_000.0, np.nan),  # from nothing: amount alone, downwards
-        ("g", 0.0, 4_000.0, np.nan),  # from zero but too small
-        ("h", 100_000.0, -10_000.0, -10.0),  # downwards at the boundary
-        ("i", -50_000.0, -5_000.0, -10.0),
-        ("j", 1_000_000.0, 60_000.0, 6.0),  # big amount, small percentage
-    )
-    got = significant_moves(moves, 10, 5000)
-    assert got["user_id"].tolist() == ["a", "c", "e", "f", "h", "i"]
-    assert got.index.tolist() == [0, 1, 2, 3, 4, 5]
-    assert got.loc[0, "change_amount"] == 5_000.0
-
-
-def test_significant_moves_with_zero_thresholds_keeps_every_move():
-    moves = move_rows(("a", 100.0, 1.0, 1.0), ("b", 0.0, -1.0, np.nan))
-    assert significant_moves(moves, 0, 0)["user_id"].tolist() == ["a", "b"]
+def test_significant_moves_keeps_the_rows_sql_marked():
+    moves = pd.DataFrame([("a", 10.0, True), ("b", 1.0, False), ("c", -20.0, True)],
+                         columns=["user_id", "change_amount", "is_significant"])
+    got = significant_moves(moves)
+    assert got["user_id"].tolist() == ["a", "c"] and got.index.tolist() == [0, 1]
 
 
 def test_significant_moves_empty():
-    empty = move_rows()
-    assert significant_moves(empty, 10, 5000).empty
+    empty = pd.DataFrame(columns=["user_id", "change_amount", "is_significant"])
+    assert significant_moves(empty).empty
 
 
 # -- biggest_movers --------------------------------------------------------------------------

@@ -160,3 +160,102 @@ def test_change_thresholds_are_both_required(wh, tmp_path):
     wh.load_export(second_export().write(tmp_path / "b.json"), forecast_id="net_arr", job_id="b",
                    requested_period="2026_Q1", exported_at=EXPORTED, thresholds=thresholds)
     assert rows(wh, "forecast_changes", "user_id") == []
+
+
+# -- the thresholds, each applied in one SQL macro ----------------------------------------------
+
+
+def sql_rows(wh, sql, params=None):
+    return wh.cursor().execute(sql, params or []).fetchall()
+
+
+@pytest.mark.parametrize("previous, change, counts", [
+    (50_000.0, 5_000.0, True),  # exactly both thresholds
+    (50_000.0, 4_999.99, False),  # amount just short
+    (40_000.0, 5_000.0, True),
+    (60_000.0, 5_000.0, False),  # percentage short
+    (0.0, 5_000.0, True),  # from zero: amount alone
+    (None, -6_000.0, True),  # from nothing: amount alone, downwards
+    (0.0, 4_000.0, False),  # from zero but too small
+    (100_000.0, -10_000.0, True),  # downwards at the boundary
+    (-50_000.0, -5_000.0, True),
+    (1_000_000.0, 60_000.0, False),  # big amount, small percentage
+])
+def test_change_rule_needs_both_thresholds(wh, previous, change, counts):
+    got = sql_rows(wh, "SELECT is_significant_change(?, ?, 10, 5000)", [previous, change])
+    assert got == [(counts,)]
+
+
+def test_change_rule_with_zero_thresholds_counts_every_move(wh):
+    assert sql_rows(wh, "SELECT is_significant_change(100, 1, 0, 0), is_significant_change(0, -1, 0, 0)") \
+        == [(True, True)]
+
+
+@pytest.mark.parametrize("open_pipeline, remaining, expected", [
+    (600.0, 300.0, 2.0),
+    (0.0, 100.0, 0.0),
+    (-50.0, 100.0, -0.5),
+    (100.0, 0.0, None),  # quota met exactly
+    (100.0, -5.0, None),  # quota exceeded
+    (None, 100.0, None),
+    (100.0, None, None),
+])
+def test_coverage_ratio(wh, open_pipeline, remaining, expected):
+    assert sql_rows(wh, "SELECT coverage_ratio(?, ?)", [open_pipeline, remaining]) == [(expected,)]
+
+
+def test_weekly_totals_carry_coverage_from_sql(loaded):
+    from clari_data import analytics
+
+    weekly = analytics.weekly_totals(loaded, analytics.Selection("net_arr", "2026_Q1"))
+    # The headline sums Cleo's roll-up: W2 pipeline 370, closed 220, quota 400 -> 150 / 180.
+    last = weekly.iloc[-1]
+    assert last["open_pipeline_amount"] == 150 and last["remaining_quota_amount"] == 180
+    assert last["coverage_ratio"] == pytest.approx(150 / 180)
+    head = analytics.headline_of(weekly)
+    assert head.coverage == pytest.approx(150 / 180) and head.open_pipeline == 150 and head.remaining_quota == 180
+
+
+def test_moves_between_marks_the_moves_that_count(wh, tmp_path):
+    from clari_data import analytics
+
+    first = wh.load_export(golden_export().write(tmp_path / "a.json"), forecast_id="net_arr", job_id="a",
+                           requested_period="2026_Q1", exported_at=EXPORTED)
+    second = wh.load_export(second_export().write(tmp_path / "b.json"), forecast_id="net_arr", job_id="b",
+                            requested_period="2026_Q1", exported_at=datetime(2026, 4, 11))
+    moves = analytics.moves_between(wh, analytics.Selection("net_arr", "2026_Q1"), first.export_id,
+                                    second.export_id, change_pct=10, change_min_amount=5)
+    marked = {(r.user_id, r.field_id): r.is_significant for r in moves.itertuples()}
+    # The same moves and the same verdicts as the load recorded with these thresholds (test_forecast_changes).
+    assert marked == {("r1", "fc_commit"): True, ("r2", "fc_commit"): False, ("r3", "crm_closed_won"): True,
+                      ("m1", "fc_commit"): False, ("cro", "fc_commit"): False}
+    counted = analytics.significant_moves(moves)
+    assert set(zip(counted["user_id"], counted["field_id"])) == {("r1", "fc_commit"), ("r3", "crm_closed_won")}
+
+
+def test_rep_status_cut_offs_come_from_the_settings(tmp_path):
+    from clari_data.warehouse import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path, alerts=AlertSettings(at_risk_below_pct=60, on_track_from_pct=95)) as wh:
+        wh.load_export(golden_export().write(tmp_path / "golden.json"), forecast_id="net_arr", job_id="job-1",
+                       requested_period="2026_Q1", exported_at=EXPORTED)
+        got = by_user(wh, "rep_performance")
+        # Rex 90% is now short of on track; Ria 65% is above the lower at-risk line.
+        assert (got["r1"]["status"], got["r2"]["status"], got["m1"]["status"]) == ("watch", "watch", "watch")
+    with Warehouse(path) as wh:  # reopened with today's defaults: 70 / 90
+        got = by_user(wh, "rep_performance")
+        assert (got["r1"]["status"], got["r2"]["status"], got["m1"]["status"]) == ("on_track", "at_risk", "watch")
+
+
+def test_rep_status_cut_offs_are_read_and_checked_from_clari_toml(tmp_path):
+    from clari_data.config import ConfigError, load_settings
+
+    config = tmp_path / "clari.toml"
+    config.write_text("[alerts]\nat_risk_below_pct = 60\non_track_from_pct = 95.5\n")
+    alerts = load_settings(config, env={}, secrets_path=tmp_path / "none.toml").alerts
+    assert (alerts.at_risk_below_pct, alerts.on_track_from_pct) == (60, 95.5)
+    assert AlertSettings().at_risk_below_pct == 70.0 and AlertSettings().on_track_from_pct == 90.0
+    config.write_text("[alerts]\nat_risk_below_pct = 95\non_track_from_pct = 90\n")
+    with pytest.raises(ConfigError, match="at_risk_below_pct"):
+        load_settings(config, env={}, secrets_path=tmp_path / "none.toml")
