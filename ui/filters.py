@@ -12,7 +12,7 @@ only ever reaches SQL as a bound parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -20,6 +20,7 @@ import streamlit as st
 
 from clari_data.analytics import Selection, team_members
 from clari_data.config import PERIOD_RE
+from clari_data.page_data import FilterOptions
 
 from .format import md_text
 
@@ -28,12 +29,7 @@ _READ_URL = "_filters_read_url"
 _NOTICES = "_filters_notices"
 _SHOWN = 40
 
-
-@dataclass(frozen=True)
-class Options:
-    forecasts: list[str]
-    periods: list[str]
-    people: pd.DataFrame  # user_id, user_name, is_manager, manager_user_id, hierarchy_name
+LoadOptions = Callable[[str | None, str | None], FilterOptions]
 
 
 def _shown(value: str) -> str:
@@ -53,7 +49,7 @@ def _clear_notices() -> None:
     st.session_state[_NOTICES] = []
 
 
-def _read_url(load_options) -> None:
+def _read_url(load_options: LoadOptions) -> None:
     """First run of a session: take the link's filters, and say which ones could not be used."""
     notices: list[str] = []
     raw = {key: st.query_params.get_all(key) for key in PARAMS}
@@ -74,7 +70,8 @@ def _read_url(load_options) -> None:
     periods = load_options(forecast, None).periods
     period = single("period")
     if period is not None and period not in periods:
-        why = "has no data for " + md_text(forecast) if PERIOD_RE.fullmatch(period) else "is not a quarter shaped YYYY_QN"
+        why = ("has no data for " + md_text(forecast) if PERIOD_RE.fullmatch(period)
+               else "is not a quarter shaped YYYY_QN")
         notices.append(f"The link's period {_shown(period)} {why}; showing {md_text(periods[0])}.")
         period = None
     period = period or periods[0]
@@ -89,7 +86,8 @@ def _read_url(load_options) -> None:
     reps = [r for r in raw["rep"] if r in allowed]
     unknown = [r for r in raw["rep"] if r not in allowed]
     if unknown:
-        listed = ", ".join(_shown(r) for r in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        listed = ", ".join(_shown(r) for r in unknown[:3]) + more
         notices.append(f"The link's rep(s) {listed} are not reps of this selection and were left out.")
     st.session_state.update({"forecast": forecast, "period": period, "team": team, "rep": list(dict.fromkeys(reps))})
     st.session_state[_NOTICES] = notices
@@ -114,10 +112,10 @@ def _keep_valid(key: str, options: list, default) -> None:
     st.session_state[key] = value
 
 
-def sidebar(load_options) -> tuple[Selection | None, list[str]]:
+def sidebar(load_options: LoadOptions) -> tuple[Selection | None, list[str]]:
     """Draw the filters; returns the selection (None when there is no data yet) and URL notices.
 
-    `load_options(forecast, period)` returns `Options` (cached by the caller).
+    `load_options(forecast, period)` returns the `FilterOptions` (cached by the caller).
     """
     if not load_options(None, None).forecasts:
         return None, []

@@ -7,49 +7,52 @@ import pandas as pd
 import streamlit as st
 
 from clari_data.alerts import Alert
+from clari_data.pages import page
 
-from . import view as view_module
+from . import run
 from .format import age, md_text
-from .view import View
+from .run import PageRun
 
 _SEEN_RUNS = "_seen_runs"
 
 
-def start(title: str, page: str) -> View:
-    """Header of a page; stops the page when there is no data to show yet."""
-    v = view_module.current()
-    st.title(title)
-    freshness(v)
-    for notice in v.notices:
+def start(name: str) -> PageRun:
+    """Header of the page of this name (`clari_data.pages`); stops the page when there is no data
+    to show yet."""
+    r = run.current()
+    st.title(page(name).title)
+    freshness(r)
+    for notice in r.notices:
         st.warning(notice, icon=":material/link:")
-    banners(v.alerts(), page)
-    if v.sel is None:
-        if v.state.running or v.state.progress is None:
+    banners(r.alerts(), name)
+    if r.sel is None:
+        if r.refresh.running or r.refresh.progress is None:
             st.info("Loading the first data from "
-                    + ("the built-in demo simulator" if v.settings.demo_mode else "Clari")
+                    + ("the built-in demo simulator" if r.settings.demo_mode else "Clari")
                     + ". The page updates by itself when it lands.", icon=":material/hourglass_top:")
         else:
-            st.info("No data yet. Open **Data & refresh** and press **Refresh now**.", icon=":material/info:")
+            st.info(f"No data yet. Open **{page('data').title}** and press **Refresh now**.", icon=":material/info:")
         st.stop()
-    return v
+    return r
 
 
-def freshness(v: View) -> None:
-    source = ("demo data (built-in Clari simulator; set a Clari API key to use your tenant)" if v.settings.demo_mode
-              else f"Clari tenant at {v.settings.clari.base_url}")
-    if v.status.fresh_at is None:
+def freshness(r: PageRun) -> None:
+    source = ("demo data (built-in Clari simulator; set a Clari API key to use your tenant)" if r.settings.demo_mode
+              else f"Clari tenant at {r.settings.clari.base_url}")
+    fresh_at = r.data_status.fresh_at
+    if fresh_at is None:
         st.caption(f"No data loaded yet · source: {md_text(source)}")
         return
-    st.caption(f"Data as of **{v.status.fresh_at:%Y-%m-%d %H:%M} UTC** ({age(v.status.fresh_at, v.now)}) "
-               f"· source: {md_text(source)}")
+    st.caption(f"Data as of **{fresh_at:%Y-%m-%d %H:%M} UTC** ({age(fresh_at, r.now)}) · source: {md_text(source)}")
 
 
-def banners(alerts: list[Alert], page: str) -> None:
+def banners(alerts: list[Alert], name: str) -> None:
     """Each firing rule as a banner: all of them on the Overview, else those of this page."""
     for alert in alerts:
-        if page == "overview" or alert.page == page:
-            (st.error if alert.severity == "error" else st.warning)(md_text(alert.message),
-                                                                   icon=":material/error:" if alert.severity == "error" else ":material/warning:")
+        if name == "overview" or alert.page == name:
+            error = alert.severity == "error"
+            (st.error if error else st.warning)(md_text(alert.message),
+                                                icon=":material/error:" if error else ":material/warning:")
 
 
 def table(df: pd.DataFrame, columns: dict[str, object], file_name: str, *, height: int | None = None) -> None:
@@ -65,8 +68,7 @@ def table(df: pd.DataFrame, columns: dict[str, object], file_name: str, *, heigh
 def live_refresh_indicator() -> None:
     """Shows a running refresh's stage to every session, and moves the page to new data when a
     refresh finishes, without a reload."""
-    v = view_module.current()
-    state = v.service.state()
+    state = run.current().service.state()
     if state.runs_completed != st.session_state.get(_SEEN_RUNS, state.runs_completed):
         st.rerun()
     if state.running and state.progress is not None:
@@ -75,5 +77,5 @@ def live_refresh_indicator() -> None:
         st.info(f"Refreshing{step}: {md_text(p.message)}", icon=":material/sync:")
 
 
-def remember_seen_runs(v: View) -> None:
-    st.session_state[_SEEN_RUNS] = v.state.runs_completed
+def remember_seen_runs(r: PageRun) -> None:
+    st.session_state[_SEEN_RUNS] = r.refresh.runs_completed

@@ -1,41 +1,45 @@
-"""The view of one script run: settings, the refresh service, a read snapshot, the selection.
+"""One script run of a page: settings, the refresh service, a read snapshot, the selection.
 
-`app.py` builds it once per run and every page reads it with `current()`. All data a run shows
-comes through one snapshot cursor, so a refresh committing mid-render cannot mix two exports.
+`app.py` builds the `PageRun` once per run and every page reads it with `current()`. All data a run
+shows comes through one snapshot cursor, so a refresh committing mid-render cannot mix two exports.
+Pages fetch their data with `cached(page_data.<page>, ...)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import duckdb
 import streamlit as st
 
-from clari_data import alerts, analytics
-from clari_data.analytics import Selection
+from clari_data import alerts
+from clari_data.analytics import DataStatus, Selection
 from clari_data.config import ConfigError, Settings, load_settings
-from clari_data.scheduler import RefreshService, ServiceState, process_service
+from clari_data.scheduler import RefreshService, RefreshState, process_service
+from clari_data.timeutil import utc_now
 from clari_data.warehouse import Warehouse, WarehouseError
 
 from .format import md_text
 
-_KEY = "_clari_view"
+_KEY = "_clari_page_run"
+T = TypeVar("T")
 
 
 @dataclass
-class View:
+class PageRun:
     settings: Settings
     service: RefreshService
     cur: duckdb.DuckDBPyConnection
-    status: analytics.Status
-    state: ServiceState
+    data_status: DataStatus  # the warehouse's, read once per run
+    refresh: RefreshState  # the refresh service's
     sel: Selection | None = None
     notices: list[str] = field(default_factory=list)
     sign_in: bool = False  # sign-in is configured ([auth] in secrets.toml)
     user_email: str | None = None  # the signed-in user, if any
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=utc_now)
 
     @property
     def wh(self) -> Warehouse:
@@ -43,27 +47,27 @@ class View:
 
     @property
     def version(self) -> int:
-        return self.status.data_version
-
-    def load(self, name: str, *args: Any) -> Any:
-        """analytics.<name>(warehouse, *args), cached per data version and arguments."""
-        return _cached(name, self.wh.cache_token, self.version, args, self.wh, self.cur)
+        return self.data_status.data_version
 
     def alerts(self) -> list[alerts.Alert]:
-        operational = alerts.operational_alerts(self.wh, self.settings, self.status, self.now, self.cur)
-        data = [] if self.sel is None else _cached_data_alerts(
-            self.wh.cache_token, self.version, self.sel, self.settings.alerts, self.settings.fields, self.wh, self.cur)
+        operational = alerts.operational_alerts(self.wh, self.settings, self.data_status, self.now, self.cur)
+        data = [] if self.sel is None else cached(alerts.data_alerts, self.settings.alerts, self.settings.fields,
+                                                  self.sel)
         return operational + data
 
 
+def cached(fn: Callable[..., T], *args: Hashable) -> T:
+    """`fn(warehouse, *args, cur=snapshot)` of this run, cached per function, warehouse, data
+    version and arguments: a refresh that loads new data starts afresh, and every session shares
+    the results of one version."""
+    run = current()
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    return _cached(name, run.wh.cache_token, run.version, args, fn, run.wh, run.cur)
+
+
 @st.cache_data(max_entries=2000, show_spinner=False)
-def _cached(name: str, token: str, version: int, args: tuple, _wh: Warehouse, _cur) -> Any:
-    return getattr(analytics, name)(_wh, *args, cur=_cur)
-
-
-@st.cache_data(max_entries=500, show_spinner=False)
-def _cached_data_alerts(token: str, version: int, sel: Selection, thresholds, roles, _wh: Warehouse, _cur):
-    return alerts.data_alerts(_wh, thresholds, roles, sel, _cur)
+def _cached(name: str, token: str, version: int, args: tuple, _fn: Callable[..., Any], _wh: Warehouse, _cur) -> Any:
+    return _fn(_wh, *args, cur=_cur)
 
 
 def sign_in_configured() -> bool:
@@ -108,9 +112,9 @@ def service_or_stop(settings: Settings) -> RefreshService:
         st.stop()
 
 
-def set_current(view: View) -> None:
-    st.session_state[_KEY] = view
+def set_current(run: PageRun) -> None:
+    st.session_state[_KEY] = run
 
 
-def current() -> View:
+def current() -> PageRun:
     return st.session_state[_KEY]

@@ -2,30 +2,29 @@
 
 import streamlit as st
 
-from clari_data import charts
-from ui import page
+from clari_data import charts, page_data
+from ui import page, run
 
-v = page.start("Pipeline coverage", "coverage")
-sel, target = v.sel, v.settings.alerts.coverage_min
+r = page.start("coverage")
+sel, target = r.sel, r.settings.alerts.coverage_min
 
 st.caption(f"Coverage = open pipeline / remaining quota, with open pipeline = CRM pipeline − closed won and "
            f"remaining quota = quota − closed won; empty once the quota is met. Target line: {target:g}x.")
-rows = v.load("coverage_members", sel)
-weekly = v.load("weekly_totals", sel)
+shown = run.cached(page_data.coverage, sel)
+rows = shown.members
 
-teams, reps = rows[rows["is_manager"]], rows[~rows["is_manager"]]
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.coverage_by_person(teams, target, "Coverage by team", "No managers in this selection."),
-                    key="coverage-teams")
+    st.plotly_chart(charts.coverage_by_person(shown.teams, target, "Coverage by team",
+                                              "No managers in this selection."), key="coverage-teams")
 with right:
-    st.plotly_chart(charts.coverage_by_person(reps, target, "Coverage by rep", "No reps in this selection."),
+    st.plotly_chart(charts.coverage_by_person(shown.reps, target, "Coverage by rep", "No reps in this selection."),
                     key="coverage-reps")
 left, right = st.columns(2)
 with left:
     st.plotly_chart(charts.pipeline_vs_remaining(rows), key="coverage-pipeline")
 with right:
-    st.plotly_chart(charts.coverage_trend(weekly, target), key="coverage-trend")
+    st.plotly_chart(charts.coverage_trend(shown.weekly, target), key="coverage-trend")
 
 num = st.column_config.NumberColumn
 page.table(rows, {

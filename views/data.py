@@ -6,13 +6,13 @@ import json
 
 import streamlit as st
 
-from clari_data import access, analytics, notify
+from clari_data import access, notify, page_data
 from clari_data.client import ClariError
 from clari_data.refresh import read_limits
 from ui import page
 from ui.format import age, md_text
 
-v = page.start("Data & refresh", "data")
+r = page.start("data")
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -24,8 +24,8 @@ def clari_limits(base_url: str, version: int, _settings):
 
 @st.fragment(run_every="2s")
 def refresh_panel() -> None:
-    state = v.service.state()
-    why = access.may_refresh(v.settings, sign_in=v.sign_in, email=v.user_email).reason
+    state = r.service.state()
+    why = access.may_refresh(r.settings, sign_in=r.sign_in, email=r.user_email).reason
     if why is None and state.running:
         why = "A refresh is running."
     elif why is None and state.cooldown_remaining > 0:
@@ -33,7 +33,7 @@ def refresh_panel() -> None:
                "(protects the Clari export quota).")
     label = "Refreshing…" if state.running else "Refresh now"
     if st.button(label, type="primary", disabled=why is not None, key="refresh-now", help=why):
-        answer = v.service.request_run("manual", requested_by=v.user_email)
+        answer = r.service.request_run("manual", requested_by=r.user_email)
         (st.toast if answer.accepted else st.warning)(answer.message)
         st.rerun(scope="fragment")  # redraw at once: the button disabled, the progress shown
     if why and not state.running:
@@ -44,7 +44,7 @@ def refresh_panel() -> None:
         st.progress(min(max(done, 0.0), 1.0), text=f"{md_text(p.message)}")
     elif state.progress and state.progress.stage in ("done", "failed"):
         (st.success if state.progress.stage == "done" else st.error)(
-            f"Last refresh {age(state.last_finished_at, v.now) if state.last_finished_at else ''}: "
+            f"Last refresh {age(state.last_finished_at, r.now) if state.last_finished_at else ''}: "
             f"{md_text(state.progress.message)}")
     if state.next_run_at:
         st.caption(f"Next scheduled refresh: {state.next_run_at:%Y-%m-%d %H:%M %Z}.")
@@ -57,7 +57,7 @@ with left:
 with right:
     st.subheader("Clari export quota", anchor=False)
     try:
-        limits = clari_limits(v.settings.clari.base_url, v.version, v.settings)
+        limits = clari_limits(r.settings.clari.base_url, r.version, r.settings)
         st.metric("Exports left this 30 days", f"{limits.available_monthly} of {limits.monthly_quota}")
         st.caption(f"Concurrent exports free: {limits.available_concurrent} of {limits.concurrent_limit}.")
     except ClariError as exc:
@@ -66,15 +66,18 @@ with right:
 num = st.column_config.NumberColumn
 dt = st.column_config.DatetimeColumn
 st.subheader("Run history", anchor=False)
-page.table(analytics.run_history(v.wh, cur=v.cur), {
+# Not cached per data version: a refresh that loads nothing still adds to the run history.
+shown = page_data.data(r.wh, r.cur)
+page.table(shown.run_history, {
     "run_id": num("Run"), "trigger": "Trigger", "requested_by": "Asked by",
-    "started_at": dt("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"), "finished_at": dt("Finished (UTC)", format="HH:mm:ss"),
+    "started_at": dt("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "finished_at": dt("Finished (UTC)", format="HH:mm:ss"),
     "outcome": "Outcome", "exports_loaded": num("Exports"), "rows_loaded": num("Rows"),
     "changes_detected": num("Changes"), "error": "Error",
 }, "run-history.csv")
 
 st.subheader("Exports", anchor=False)
-page.table(analytics.export_history(v.wh, cur=v.cur), {
+page.table(shown.export_history, {
     "forecast_id": "Forecast", "time_period": "Period", "status": "Status", "job_id": "Clari job",
     "exported_at": dt("Exported (UTC)", format="YYYY-MM-DD HH:mm"), "entries": num("Entries"),
     "cells_added": num("Cells new"), "cells_changed": num("Cells changed"), "cells_removed": num("Cells gone"),
@@ -82,7 +85,7 @@ page.table(analytics.export_history(v.wh, cur=v.cur), {
 }, "export-history.csv")
 
 st.subheader("Notifications", anchor=False)
-channels = v.settings.notify.channels()
+channels = r.settings.notify.channels()
 if channels:
     st.caption("After each refresh, alerts that newly fire go to "
                + " and ".join(notify.CHANNELS[c] for c in channels)
@@ -92,7 +95,7 @@ if channels:
         if column.button(f"Send a test message ({name})", key=f"notify-test-{channel}",
                          help=f"Sends one message to {name} now and records it below."):
             with st.spinner(f"Sending a test message to {name}…"):
-                sent = notify.send_test(v.settings, v.wh, channel)
+                sent = notify.send_test(r.settings, r.wh, channel)
             if sent.ok:
                 st.success(f"Test message sent to {name}.")
             else:
@@ -101,7 +104,7 @@ else:
     st.caption("No channel is enabled: set `slack_enabled` or `email_enabled` under `[notify]` in clari.toml "
                "(the README's Notifications section says how).")
 # Its own cursor, not the page's snapshot: a test message sent just now shows at once.
-page.table(notify.history(v.wh), {
+page.table(notify.history(r.wh), {
     "delivery_id": num("#"), "run_id": num("Run"), "channel": "Channel", "kind": "Kind", "outcome": "Outcome",
     "subject": "Subject", "alerts": num("Alerts"), "attempts": num("Attempts"),
     "started_at": dt("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"), "sent_at": dt("Sent (UTC)", format="HH:mm:ss"),
@@ -111,8 +114,9 @@ page.table(notify.history(v.wh), {
 left, right = st.columns(2)
 with left:
     st.subheader("Rows in the warehouse", anchor=False)
-    page.table(analytics.row_counts(v.wh, cur=v.cur), {"table_name": "Table", "rows": num("Rows")}, "row-counts.csv")
+    page.table(shown.row_counts, {"table_name": "Table", "rows": num("Rows")}, "row-counts.csv")
 with right:
     st.subheader("Configuration", anchor=False)
-    st.caption(f"From {md_text(v.settings.source_path or 'built-in defaults (no clari.toml)')}; the API key is never shown.")
-    st.code(json.dumps(v.settings.redacted(), indent=2), language="json")
+    source = r.settings.source_path or "built-in defaults (no clari.toml)"
+    st.caption(f"From {md_text(source)}; the API key is never shown.")
+    st.code(json.dumps(r.settings.redacted(), indent=2), language="json")

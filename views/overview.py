@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from clari_data import analytics, charts
-from ui import page
+from clari_data import charts, page_data
+from ui import page, run
 from ui.format import money, percent, ratio
 
-v = page.start("Overview", "overview")
-sel, target = v.sel, v.settings.alerts
+r = page.start("overview")
+sel, target = r.sel, r.settings.alerts
 
-weekly = v.load("weekly_totals", sel)
-head = analytics.headline_of(weekly)
+shown = run.cached(page_data.overview, sel)
+head = shown.headline
 st.subheader(f"{sel.forecast_id} · {sel.time_period}", anchor=False)
 cols = st.columns(6)
 cols[0].metric("Quota", money(head.quota))
@@ -24,4 +24,4 @@ st.caption(f"{head.users} {'person' if head.users == 1 else 'people'} summed "
            "(the chosen reps, else the chosen team's manager, else the top of the hierarchy); "
            f"latest week {head.week or '–'}.")
 
-st.plotly_chart(charts.forecast_trend(weekly), key="overview-trend")
+st.plotly_chart(charts.forecast_trend(shown.weekly), key="overview-trend")

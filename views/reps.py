@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from clari_data import charts
-from ui import page
+from clari_data import charts, page_data
+from ui import page, run
 from ui.format import md_text
 
-v = page.start("Rep performance", "reps")
-sel = v.sel
-rows = v.load("performance_members", sel)
-people = v.load("people", sel.forecast_id, sel.time_period)
+r = page.start("reps")
+sel, cfg = r.sel, r.settings.alerts
+shown = run.cached(page_data.reps, sel)
+rows, people = shown.members, shown.people
 names = dict(zip(people["user_id"], people["user_name"]))
 
 
@@ -36,8 +36,9 @@ st.plotly_chart(charts.attainment_by_person(rows[~rows["is_manager"]] if sel.tea
 num = st.column_config.NumberColumn
 updated = int(rows.loc[~rows["is_manager"], "is_updated"].sum())
 total = int((~rows["is_manager"]).sum())
-st.caption(f"{updated} of {total} reps updated their call this week. Status: at risk below 70% commit-to-quota, "
-           "on track at 90% or more, watch between.")
+st.caption(f"{updated} of {total} reps updated their call this week. Status: at risk below "
+           f"{cfg.at_risk_below_pct:g}% commit-to-quota, on track at {cfg.on_track_from_pct:g}% or more, "
+           "watch between.")
 page.table(rows, {
     "user_name": "Name", "manager": "Manager", "is_manager": st.column_config.CheckboxColumn("Manager row"),
     "attainment_pct": st.column_config.ProgressColumn("Attainment", format="%.0f%%", min_value=0, max_value=150),
