@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import datetime
+
+from clari_data.timeutil import naive_utc
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 # GFM turns bare URLs, www. addresses and e-mail addresses into links even when their characters are
@@ -56,9 +58,7 @@ def ratio(value: float | None) -> str:
 def age(then: datetime | None, now: datetime | None = None) -> str:
     if then is None:
         return "never"
-    now = now or datetime.now(timezone.utc)
-    now = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
-    seconds = max(0, int((now - then.replace(tzinfo=None)).total_seconds()))
+    seconds = max(0, int((naive_utc(now) - naive_utc(then)).total_seconds()))
     if seconds < 90:
         return f"{seconds} s ago"
     if seconds < 90 * 60:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -139,8 +139,8 @@ def test_age(ago, shown):
 
 
 def test_age_mixes_aware_and_naive_utc():
-    assert age(datetime(2026, 3, 10, 9, 0), datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)) == "3.0 h ago"
-    assert age(datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc), datetime(2026, 3, 10, 12, 0)) == "3.0 h ago"
+    assert age(datetime(2026, 3, 10, 9, 0), datetime(2026, 3, 10, 12, 0, tzinfo=UTC)) == "3.0 h ago"
+    assert age(datetime(2026, 3, 10, 9, 0, tzinfo=UTC), datetime(2026, 3, 10, 12, 0)) == "3.0 h ago"
 
 
 def test_age_never():
