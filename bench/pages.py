@@ -1,78 +1,71 @@
-"""The data calls each page makes, as the views make them.
+"""The data each page run fetches: the `clari_data.page_data` functions the pages call.
 
-A page run calls the analytics functions of `app.py` and `ui/page.py` (the filter options, the
-status, the alert rules) and then its own. In the app most of them go through `View.load`, which
-caches a result per data version; here they are called directly, so what is timed is the query
-work a page needs when the cache cannot answer (cold: first calls after opening the warehouse;
-warm: DuckDB's buffers and the OS cache hot). `read_limits` (an HTTP call to Clari) is not a data
-call and is left out of the Data page's figure.
+A page run makes the calls every run shares (the data status, the filter options at each level,
+the alert rules behind the banners) and then its page's own `page_data` function. In the app they
+go through `ui.run.cached`, which keeps a result per data version; here they are called directly,
+so what is timed is the query work a page needs when the cache cannot answer (cold: first calls
+after opening the warehouse; warm: DuckDB's buffers and the OS cache hot). `read_limits` (an HTTP
+call to Clari) and the notification history (its own small query) are not in the Data page's figure.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from clari_data import alerts, analytics
+from clari_data import alerts, analytics, page_data
 from clari_data.analytics import Selection
-from clari_data.config import AlertSettings, FieldRoles
+from clari_data.config import Settings
+from clari_data.pages import PAGES as REGISTRY
+from clari_data.timeutil import utc_now
 from clari_data.warehouse import Warehouse
 
-PAGES = ("overview", "accuracy", "coverage", "reps", "changes", "data")
+PAGES = tuple(p.name for p in REGISTRY)
 
 Call = tuple[str, Callable[[], Any]]
 
 
 def default_selection(wh: Warehouse, cur) -> Selection:
     """What a page opened without filters shows: the first forecast, the newest period, everyone."""
-    forecast = analytics.forecasts(wh, cur)[0]
-    period = analytics.periods(wh, forecast, cur)["time_period"].iloc[0]
-    return Selection(forecast, period)
+    forecast = page_data.filter_options(wh, cur=cur).forecasts[0]
+    return Selection(forecast, page_data.filter_options(wh, forecast, cur=cur).periods[0])
 
 
-def shared_calls(wh: Warehouse, cur, sel: Selection) -> list[Call]:
-    """What every page run asks for before the page itself: app.py and ui/page.start."""
-    thresholds, roles = AlertSettings(), FieldRoles()
+def shared_calls(wh: Warehouse, cur, sel: Selection, settings: Settings | None = None) -> list[Call]:
+    """What every page run asks for before the page itself: app.py, the filters and ui/page.start."""
+    settings = settings or Settings()
+    status = []
+
+    def data_status():
+        status[:] = [analytics.data_status(wh, cur)]
+
+    def operational():
+        return alerts.operational_alerts(wh, settings, status[0], utc_now(), cur)
+
     return [
-        ("status", lambda: analytics.status(wh, cur)),
-        ("forecasts", lambda: analytics.forecasts(wh, cur)),
-        ("periods", lambda: analytics.periods(wh, sel.forecast_id, cur)),
-        ("people", lambda: analytics.people(wh, sel.forecast_id, sel.time_period, cur)),
-        ("export_problems", lambda: analytics.export_problems(wh, cur)),
-        ("data_alerts", lambda: alerts.data_alerts(wh, thresholds, roles, sel, cur)),
+        ("data_status", data_status),
+        ("filter_options", lambda: page_data.filter_options(wh, cur=cur)),
+        ("filter_options(forecast)", lambda: page_data.filter_options(wh, sel.forecast_id, cur=cur)),
+        ("filter_options(forecast, period)",
+         lambda: page_data.filter_options(wh, sel.forecast_id, sel.time_period, cur=cur)),
+        ("operational_alerts", operational),
+        ("data_alerts", lambda: alerts.data_alerts(wh, settings.alerts, settings.fields, sel, cur)),
     ]
 
 
-def page_calls(page: str, wh: Warehouse, cur, sel: Selection) -> list[Call]:
-    """The page's own calls, in the order its view makes them."""
-    if page == "overview":
-        return [("weekly_totals+headline", lambda: analytics.headline_of(analytics.weekly_totals(wh, sel, cur)))]
-    if page == "accuracy":
-        def members():
-            ended = alerts.accuracy_period(wh, sel, cur)
-            rows = analytics.accuracy_members(wh, Selection(sel.forecast_id, ended, sel.team, sel.reps), cur)
-            return analytics.accuracy_summary(rows), analytics.accuracy_by_week(rows)
-        return [("accuracy_period+members", members)]
-    if page == "coverage":
-        return [("coverage_members", lambda: analytics.coverage_members(wh, sel, cur)),
-                ("weekly_totals", lambda: analytics.weekly_totals(wh, sel, cur))]
-    if page == "reps":
-        return [("performance_members", lambda: analytics.performance_members(wh, sel, cur)),
-                ("people", lambda: analytics.people(wh, sel.forecast_id, sel.time_period, cur))]
-    if page == "changes":
-        def moves():
-            pair = analytics.export_pair(wh, sel, cur=cur)
-            out = []
-            for start in (pair.previous, pair.week_ago):
-                if start is not None and start != pair.latest:
-                    out.append(analytics.moves_between(wh, sel, start, pair.latest, cur))
-            return out
-        return [("export_pair+moves_between x2", moves)]
-    if page == "data":
-        return [("run_history", lambda: analytics.run_history(wh, cur=cur)),
-                ("export_history", lambda: analytics.export_history(wh, cur=cur)),
-                ("row_counts", lambda: analytics.row_counts(wh, cur=cur))]
-    raise ValueError(page)
+def page_calls(page: str, wh: Warehouse, cur, sel: Selection, settings: Settings | None = None) -> list[Call]:
+    """The page's own call: its `page_data` function with the arguments the page passes."""
+    thresholds = (settings or Settings()).alerts
+    calls: dict[str, Callable[[], Any]] = {
+        "overview": lambda: page_data.overview(wh, sel, cur),
+        "accuracy": lambda: page_data.accuracy(wh, sel, cur),
+        "coverage": lambda: page_data.coverage(wh, sel, cur),
+        "reps": lambda: page_data.reps(wh, sel, cur),
+        "changes": lambda: page_data.changes(wh, sel, thresholds.change_pct, thresholds.change_min_amount, cur),
+        "data": lambda: page_data.data(wh, cur),
+    }
+    return [(f"page_data.{page}", calls[page])]
 
 
 def time_calls(calls: list[Call]) -> dict[str, float]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from clari_data import pages as pages_registry
+
 MiB = 2**20
 TARGETS = {
     "refresh_ratio": 2.0,  # refresh time / floor time
@@ -58,7 +60,8 @@ def storage(series: list[dict]) -> dict[str, Any]:
         "bytes_added_total": sum(added),
         "bytes_added_per_export": spread(added) if added else None,
     }
-    weekdays = [d["cells_changed"] / d["cells"] for d in series if d["cells"] and d["cells_changed"] > 0.02 * d["cells"]]
+    weekdays = [d["cells_changed"] / d["cells"] for d in series
+                if d["cells"] and d["cells_changed"] > 0.02 * d["cells"]]
     if weekdays:
         out["changed_share_weekdays"] = spread(weekdays)
     if len(series) >= 3:
@@ -76,7 +79,8 @@ def storage(series: list[dict]) -> dict[str, Any]:
             # What the history would have added had every export stored every cell again.
             "snapshot_bytes_estimate": slope * sum(cells),
         })
-        out["share_of_snapshot"] = sum(added) / out["snapshot_bytes_estimate"] if out["snapshot_bytes_estimate"] else None
+        snapshot = out["snapshot_bytes_estimate"]
+        out["share_of_snapshot"] = sum(added) / snapshot if snapshot else None
         out["target_met"] = r2 >= 0.95 and r2 > r2_all and (out["share_of_snapshot"] or 0) < 0.25
     return out
 
@@ -126,8 +130,7 @@ def summarise(result: dict) -> dict[str, Any]:
         calls = size["data_calls"]["pages"]
         app = size["apptest"]["pages"]
         for page, c in calls.items():
-            key = f"views/{page}.py"
-            a = app.get(key)
+            a = app.get(pages_registry.page(page).script)
             entry = {
                 "own_cold_ms": spread([x * 1000 for x in c["cold_own"]]),
                 "own_warm_ms": spread([x * 1000 for x in c["warm_own"]]),
@@ -171,6 +174,10 @@ def _ok(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
 
+def _header(*titles: str) -> str:
+    return "| " + " | ".join(titles) + " |"
+
+
 def markdown(result: dict) -> str:
     summary = result.get("summary") or summarise(result)
     sizes = summary["sizes"]
@@ -180,7 +187,8 @@ def markdown(result: dict) -> str:
     add = lines.append
     mem = f"{m['memory_bytes'] / 2**30:.0f} GiB" if m.get("memory_bytes") else "?"
     add(f"Run {result['started_at']} on {m.get('cpus_usable', m['cpus'])} cores, {mem} RAM "
-        f"({m['platform']}; Python {m['python']}, DuckDB {m['versions']['duckdb']}, Streamlit {m['versions']['streamlit']}); "
+        f"({m['platform']}; Python {m['python']}, DuckDB {m['versions']['duckdb']}, "
+        f"Streamlit {m['versions']['streamlit']}); "
         f"load average {result.get('load_average_start')} at start, {result.get('load_average_end')} at end; "
         f"{result.get('runtime_s', 0):.0f} s in all.")
     add("")
@@ -189,9 +197,11 @@ def markdown(result: dict) -> str:
         f"Medians with (min–max) over {full['refresh_s']['n']} refresh/floor pairs and "
         f"{result['options']['page_repeats']} warm page runs.")
     add("")
-    add("**Refresh and memory** (one export of the full current quarter over HTTP, against DuckDB's `read_json` of the same file)")
+    add("**Refresh and memory** (one export of the full current quarter over HTTP, against DuckDB's `read_json` "
+        "of the same file)")
     add("")
-    add("| users | file | entries | refresh s | floor s | time ratio (target ≤ 2) | refresh peak RSS MiB | floor peak RSS MiB | memory ratio (target ≤ 1.5) |")
+    add(_header("users", "file", "entries", "refresh s", "floor s", "time ratio (target ≤ 2)", "refresh peak RSS MiB",
+                "floor peak RSS MiB", "memory ratio (target ≤ 1.5)"))
     add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in sizes:
         add(f"| {s['users']:,} | {s['file_bytes'] / 1e6:.1f} MB | {s['entries']:,} | {_rng(s['refresh_s'])} | "
@@ -210,12 +220,13 @@ def markdown(result: dict) -> str:
         + f". The floor read the very file the refresh downloaded (same SHA-256): {full['same_file']}.")
     if full["caps"]:
         add("")
-        add(f"**Memory cap** (DuckDB `memory_limit`, refresh of the {full['file_bytes'] / 1e6:.0f} MB file at {full['users']:,} users)")
+        add(f"**Memory cap** (DuckDB `memory_limit`, refresh of the {full['file_bytes'] / 1e6:.0f} MB file "
+            f"at {full['users']:,} users)")
         add("")
         add("| memory_limit | refresh | refresh peak RSS MiB | floor (read_json) | floor peak RSS MiB |")
         add("|---|---|---:|---|---:|")
-        add(f"| none | completes, {full['refresh_s']['median']:.2f} s | {_mb(full['refresh_rss']['median'])} | completes | "
-            f"{_mb(full['floor_rss']['median'])} |")
+        add(f"| none | completes, {full['refresh_s']['median']:.2f} s | {_mb(full['refresh_rss']['median'])} | "
+            f"completes | {_mb(full['floor_rss']['median'])} |")
         for c in full["caps"]:
             ref = f"completes, {c['refresh_s']:.2f} s" if c["refresh_ok"] else f"fails: {_short(c['refresh_error'])}"
             flo = "completes" if c["floor_ok"] else f"fails: {_short(c['floor_error'])}"
@@ -225,22 +236,27 @@ def markdown(result: dict) -> str:
     if st.get("bytes_per_new_version") is not None:
         add(f"**Storage** ({st['exports']} daily exports at {full['users']:,} users)")
         add("")
-        add("| cells per export | changed per export (share) | new versions stored | warehouse growth | per export (median) | per new version | growth if every cell were stored again | fit to changed cells / to all cells (R²) | target |")
+        add(_header("cells per export", "changed per export (share)", "new versions stored", "warehouse growth",
+                    "per export (median)", "per new version", "growth if every cell were stored again",
+                    "fit to changed cells / to all cells (R²)", "target"))
         add("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         sh = st["changed_share"]
         weekdays = st["changed_share_weekdays"]
-        add(f"| {st['cells_per_export']['median']:,.0f} (median) | {100 * sh['median']:.1f}% median, {100 * sh['min']:.1f}–{100 * sh['max']:.1f}% "
+        add(f"| {st['cells_per_export']['median']:,.0f} (median) | {100 * sh['median']:.1f}% median, "
+            f"{100 * sh['min']:.1f}–{100 * sh['max']:.1f}% "
             + (f"(weekdays {100 * weekdays['median']:.1f}%) " if weekdays else "")
             + f"| {st['new_versions_total']:,} of {st['cells_total']:,} cells exported | "
             f"{st['bytes_added_total'] / 1e6:.1f} MB | {st['bytes_added_per_export']['median'] / 1e3:,.0f} kB | "
             f"{st['bytes_per_new_version']:.0f} B | {st['snapshot_bytes_estimate'] / 1e6:,.0f} MB "
-            f"({100 * st['share_of_snapshot']:.0f}% of it used) | {st['r2_vs_changed_cells']:.3f} / {st['r2_vs_all_cells']:.3f} | "
+            f"({100 * st['share_of_snapshot']:.0f}% of it used) | "
+            f"{st['r2_vs_changed_cells']:.3f} / {st['r2_vs_all_cells']:.3f} | "
             f"{_ok(st['target_met'])} |")
         add("")
     add(f"**Pages** at {full['users']:,} users (ms; data calls: median (p95); a page's own calls, then with the "
         "shared calls every page run makes: filters, status, alert rules)")
     add("")
-    add("| page | own data calls cold | own data calls warm (target ≤ 100) | with shared calls, warm | AppTest run, first (cache empty) | AppTest run warm | minus empty page (target ≤ 300) |")
+    add(_header("page", "own data calls cold", "own data calls warm (target ≤ 100)", "with shared calls, warm",
+                "AppTest run, first (cache empty)", "AppTest run warm", "minus empty page (target ≤ 300)"))
     add("|---|---:|---:|---:|---:|---:|---:|")
     for page, p in full["pages"].items():
         run = (f"{p['run_first_ms']:,.0f} | {p['run_warm_ms']['median']:,.0f} ({p['run_warm_ms']['p95']:,.0f}) | "
@@ -248,14 +264,17 @@ def markdown(result: dict) -> str:
                if "run_warm_ms" in p else "– | – | –")
         add(f"| {page} | {_pp(p['own_cold_ms'])} | {_pp(p['own_warm_ms'])} {_ok(p['targets']['data_calls'])} | "
             f"{_pp(p['all_warm_ms'])} | {run} |")
-    empty = statistics.median([p["empty_warm_ms"]["median"] for p in full["pages"].values() if "empty_warm_ms" in p] or [0])
+    empty = statistics.median([p["empty_warm_ms"]["median"] for p in full["pages"].values()
+                               if "empty_warm_ms" in p] or [0])
     add("")
     add(f"Empty page run (AppTest of a script with one `st.write`): {empty:.0f} ms median. "
         f"Shared calls alone, warm: {_pp(full['shared_warm_ms'])} ms.")
     add("")
     add("**Growth** (the same figures at each size)")
     add("")
-    add("| users | file | cells | refresh s | floor s | time ratio | refresh RSS MiB | floor RSS MiB | memory ratio | worst page, own warm data calls ms | worst page, run minus empty ms | daily load, last week s |")
+    add(_header("users", "file", "cells", "refresh s", "floor s", "time ratio", "refresh RSS MiB", "floor RSS MiB",
+                "memory ratio", "worst page, own warm data calls ms", "worst page, run minus empty ms",
+                "daily load, last week s"))
     add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in sizes:
         worst_calls = max(s["pages"].items(), key=lambda kv: kv[1]["own_warm_ms"]["median"])
@@ -268,7 +287,8 @@ def markdown(result: dict) -> str:
             f"{s['daily_load_s_last_week']:.2f} |")
     add("")
     add("**Noise**: " + "; ".join(
-        f"{s['users']:,} users: refresh ±{50 * s['refresh_s']['rel_range']:.0f}%, floor ±{50 * s['floor_s']['rel_range']:.0f}%, "
+        f"{s['users']:,} users: refresh ±{50 * s['refresh_s']['rel_range']:.0f}%, "
+        f"floor ±{50 * s['floor_s']['rel_range']:.0f}%, "
         f"time ratio {s['time_ratio']['min']:.2f}–{s['time_ratio']['max']:.2f}, memory ratio "
         f"{s['memory_ratio']['min']:.2f}–{s['memory_ratio']['max']:.2f}" for s in sizes)
         + " (± is half the min–max range over the median).")

@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +32,11 @@ sys.path.insert(0, str(ROOT))
 from bench import report, tenant  # noqa: E402
 from bench.pages import PAGES  # noqa: E402
 from bench.workers import MARK  # noqa: E402
+from clari_data.pages import page  # noqa: E402
+from clari_data.timeutil import utc_now  # noqa: E402
 from clari_data.warehouse import file_sha256  # noqa: E402
 
 KEY = "bench-key"
-VIEW_FILES = {page: f"views/{page}.py" for page in PAGES}
 
 
 class WorkerFailed(RuntimeError):
@@ -54,7 +54,8 @@ def worker(kind: str, args: dict, timeout: float = 1800) -> dict:
     lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
-        message = next((line for line in reversed(tail) if "Error" in line or "failed" in line), tail[-1] if tail else "")
+        message = next((line for line in reversed(tail) if "Error" in line or "failed" in line),
+                       tail[-1] if tail else "")
         raise WorkerFailed(message.strip()[:400], "\n".join(tail[-40:]))
     return json.loads(lines[-1][len(MARK):])
 
@@ -102,7 +103,8 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
 
     work.mkdir(parents=True, exist_ok=True)
     base = work / "history.duckdb"
-    log(f"building {plan.users:,} users, {plan.days} daily exports of {plan.quarter} (+{tenant.PAST_QUARTERS} past quarters)")
+    log(f"building {plan.users:,} users, {plan.days} daily exports of {plan.quarter} "
+        f"(+{tenant.PAST_QUARTERS} past quarters)")
     history = tenant.build(plan, base, work / "build", log=log if opts.verbose else None)
     log(f"  built in {history['timings']['total_s']:.0f} s: {history['cell_versions']:,} cell versions, "
         f"{base.stat().st_size / 1e6:.0f} MB")
@@ -142,7 +144,8 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
         for i in range(opts.repeats):
             ref, flo, db = one_refresh(f"r{i}", None)
             if "error" in ref or "error" in flo:
-                raise SystemExit(f"refresh or floor failed at {plan.users} users: {ref.get('error') or flo.get('error')}")
+                why = ref.get("error") or flo.get("error")
+                raise SystemExit(f"refresh or floor failed at {plan.users} users: {why}")
             out["refresh"].append(ref)
             out["floor"].append(flo)
             log(f"  refresh {i + 1}/{opts.repeats}: {ref['seconds']:.2f} s, {ref['peak_rss'] / 2**20:.0f} MiB; "
@@ -169,7 +172,7 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
     log(f"  AppTest page runs ({opts.page_repeats} each)")
     config = write_app_config(work / "clari.toml")
     out["apptest"] = worker("apptest", {"db": str(pages_db), "config": str(config),
-                                        "pages": [VIEW_FILES[p] for p in PAGES], "repeats": opts.page_repeats})
+                                        "pages": [page(p).script for p in PAGES], "repeats": opts.page_repeats})
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
     return out
@@ -199,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     out_dir = Path(opts.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = utc_now().strftime("%Y%m%d-%H%M%S")
     work_root = out_dir / f"work-{stamp}"
 
     def log(message: str) -> None:
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
     caps = [c.strip() for c in opts.memory_limits.split(",") if c.strip()]
     result: dict = {
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": utc_now().isoformat(timespec="seconds"),
         "machine": machine(),
         "load_average_start": load_average(),
         "options": {k: v for k, v in vars(opts).items() if k not in ("out",)},

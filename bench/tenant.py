@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 from clari_data.config import EXPORT_TYPES
@@ -39,7 +40,7 @@ class Plan:
 
     def day_clock(self, day_index: int) -> datetime:
         """The org clock of the daily export number `day_index` (0 = the quarter's first day)."""
-        return datetime.combine(self.first_day + timedelta(days=day_index), dtime(EXPORT_HOUR), tzinfo=timezone.utc)
+        return datetime.combine(self.first_day + timedelta(days=day_index), dtime(EXPORT_HOUR), tzinfo=UTC)
 
     @property
     def refresh_clock(self) -> datetime:
@@ -48,7 +49,7 @@ class Plan:
         last_day = quarter_bounds(self.quarter)[1]
         last_week_start = week_frames(self.quarter)[-1][1]
         day = max(min(self.first_day + timedelta(days=self.days), last_day), last_week_start)
-        return datetime.combine(day, dtime(EXPORT_HOUR), tzinfo=timezone.utc)
+        return datetime.combine(day, dtime(EXPORT_HOUR), tzinfo=UTC)
 
     def org(self, now: datetime) -> SyntheticOrg:
         return SyntheticOrg(seed=self.seed, users=self.users, extra_fields=EXTRA_FIELDS, now=now,
@@ -66,7 +67,8 @@ def _storage(wh: Warehouse) -> dict:
     cur = wh.cursor()
     try:
         cur.execute("CHECKPOINT")
-        row = cur.execute("SELECT block_size, total_blocks, used_blocks, free_blocks FROM pragma_database_size()").fetchone()
+        row = cur.execute(
+            "SELECT block_size, total_blocks, used_blocks, free_blocks FROM pragma_database_size()").fetchone()
     finally:
         cur.close()
     block, _total, used, _free = row

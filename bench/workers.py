@@ -61,7 +61,7 @@ class Sampler:
                 self.peaks[self.phase] = rss
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._thread.start()
         return self
 
@@ -171,7 +171,7 @@ def pages(args: dict) -> dict:
     for _ in range(cold_n):
         shared = cold(shared_calls)
         for page in PAGES:
-            record(page, "cold", shared, cold(lambda wh, cur, sel: page_calls(page, wh, cur, sel)))
+            record(page, "cold", shared, cold(lambda wh, cur, sel, page=page: page_calls(page, wh, cur, sel)))
     # Warm: one open warehouse, each page's calls repeated (pages interleaved).
     wh = Warehouse(db)
     with wh.snapshot() as cur:

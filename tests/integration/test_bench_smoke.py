@@ -80,5 +80,5 @@ def test_table_shows_growth_across_sizes(bench_run):
     two = {**result, "sizes": [half, result["sizes"][0]]}
     two["summary"] = report.summarise(two)
     growth = report.markdown(two).split("**Growth**")[1].split("**Noise**")[0]
-    rows = [line for line in growth.splitlines() if line.startswith(f"| {USERS // 2} |") or line.startswith(f"| {USERS} |")]
+    rows = [line for line in growth.splitlines() if line.startswith((f"| {USERS // 2} |", f"| {USERS} |"))]
     assert len(rows) == 2
