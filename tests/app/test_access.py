@@ -4,7 +4,7 @@ with AppTest's user and secrets) and [access] refresh_allowed."""
 from dataclasses import replace
 
 import pytest
-from apptest_helpers import run
+from apptest_helpers import run, scalar
 
 from clari_data.access import may_refresh
 from clari_data.config import AccessSettings, ConfigError, ScheduleSettings, Settings, load_settings
@@ -82,10 +82,10 @@ def test_refresh_is_recorded_with_who_asked(make_app):
     at.button(key="refresh-now").click().run()
     service = process_service(load_settings())
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not service.warehouse.scalar(
-            "SELECT count(*) FROM runs WHERE trigger = 'manual' AND outcome <> 'running'"):
+    while time.monotonic() < deadline and not scalar(
+            service.warehouse, "SELECT count(*) FROM runs WHERE trigger = 'manual' AND outcome <> 'running'"):
         time.sleep(0.05)
-    assert service.warehouse.scalar("SELECT requested_by FROM runs WHERE trigger = 'manual'") == "ana@acme.com"
+    assert scalar(service.warehouse, "SELECT requested_by FROM runs WHERE trigger = 'manual'") == "ana@acme.com"
 
 
 def test_manual_refresh_off_disables_the_button_and_says_why(make_app):

@@ -4,7 +4,7 @@ import time
 from datetime import datetime
 
 import pytest
-from apptest_helpers import run, texts, url
+from apptest_helpers import run, scalar, texts, url
 from builders import hostile_warehouse
 
 from clari_data.config import load_settings
@@ -32,8 +32,8 @@ def test_overview_numbers_are_the_selection_s_rows_in_the_views(make_app, with_t
     wh = process_service(load_settings()).warehouse
     forecast, period = wh.cursor().execute(
         "SELECT forecast_id, max(time_period) FROM exports GROUP BY 1 ORDER BY 1 LIMIT 1").fetchone()
-    team = wh.scalar("SELECT min(user_id) FROM rep_performance WHERE is_manager AND manager_user_id IS NOT NULL "
-                     "AND time_period = ?", [period]) if with_team else None
+    team = scalar(wh, "SELECT min(user_id) FROM rep_performance WHERE is_manager AND manager_user_id IS NOT NULL "
+                  "AND time_period = ?", [period]) if with_team else None
     which = "p.user_id = $team" if team else "p.manager_user_id IS NULL"
     quota, closed, commit, best, open_, remaining = wh.cursor().execute(f"""
         SELECT sum(p.quota_amount), sum(p.closed_amount), sum(p.forecast_amount), sum(p.best_case_amount),
@@ -53,7 +53,7 @@ def people(at):
     from clari_data import analytics
 
     svc = process_service(load_settings())
-    forecast = svc.warehouse.scalar("SELECT min(forecast_id) FROM exports")
+    forecast = scalar(svc.warehouse, "SELECT min(forecast_id) FROM exports")
     periods = analytics.periods(svc.warehouse, forecast)["time_period"].tolist()
     everyone = analytics.people(svc.warehouse, forecast, periods[1])
     return forecast, periods, everyone
@@ -98,7 +98,7 @@ def test_bad_link_values_show_a_notice_and_the_defaults(make_app, params, notice
     assert at.selectbox(key="team").value is None and at.multiselect(key="rep").value == []
     assert all(len(n) < 400 for n in notices)  # a 5,000-character value is not echoed whole
     svc = process_service(load_settings())
-    assert svc.warehouse.scalar("SELECT count(*) FROM exports") == 3  # the data is intact
+    assert scalar(svc.warehouse, "SELECT count(*) FROM exports") == 3  # the data is intact
 
 
 HOSTILE = ["' OR 1=1 --", "'; DROP TABLE exports; --", '"quoted" \\ back', "x" * 10_000,
@@ -118,7 +118,7 @@ def test_hostile_link_values_are_refused_with_the_data_intact(make_app, param, v
     assert url(at) == {}  # the bad value is gone from the address bar; the defaults show
     assert at.get("plotly_chart")  # the page still shows its data
     wh = process_service(load_settings()).warehouse
-    assert wh.scalar("SELECT count(*) FROM exports") == 3 and wh.scalar("SELECT count(*) FROM users") > 0
+    assert scalar(wh, "SELECT count(*) FROM exports") == 3 and scalar(wh, "SELECT count(*) FROM users") > 0
 
 
 def test_a_malformed_configuration_gives_one_clear_message(make_app, tmp_path):
@@ -179,13 +179,13 @@ def test_names_from_clari_render_as_text(make_app, tmp_path):
 def test_refresh_now_runs_once_and_the_history_shows_it(make_app):
     at = run(make_app("[schedule]\nmanual_cooldown_seconds = 600\n"), "views/data.py")
     svc = process_service(load_settings())
-    before = svc.warehouse.scalar("SELECT count(*) FROM runs")
+    before = scalar(svc.warehouse, "SELECT count(*) FROM runs")
     at.button(key="refresh-now").click().run()
     deadline = time.monotonic() + 30
-    while (svc.state().running or svc.warehouse.scalar("SELECT count(*) FROM runs") == before) \
+    while (svc.state().running or scalar(svc.warehouse, "SELECT count(*) FROM runs") == before) \
             and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert svc.warehouse.scalar("SELECT count(*) FROM runs WHERE trigger = 'manual'") == 1
+    assert scalar(svc.warehouse, "SELECT count(*) FROM runs WHERE trigger = 'manual'") == 1
     at.run()
     button = at.button(key="refresh-now")
     assert button.disabled  # cooling down
