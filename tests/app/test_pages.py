@@ -8,19 +8,17 @@ from apptest_helpers import run, scalar, texts, url
 from builders import hostile_warehouse
 
 from clari_data.config import load_settings
+from clari_data.pages import PAGES
 from clari_data.scheduler import process_service, running_schedulers, stop_process_services
 from ui.format import money, percent, ratio
 
-PAGES = ["views/overview.py", "views/accuracy.py", "views/coverage.py", "views/reps.py", "views/changes.py",
-         "views/data.py"]
 
-
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_every_page_renders(make_app, page):
-    at = run(make_app(), page)
-    assert at.title[0].value
+    at = run(make_app(), page.script)
+    assert at.title[0].value == page.title  # the registry's title, as in the navigation
     assert any("Data as of" in c.value for c in at.caption)
-    if page not in ("views/data.py",):
+    if page.name != "data":
         assert at.get("plotly_chart"), "expected at least one chart"
 
 
