@@ -29,6 +29,9 @@ from .retry import RetryPolicy
 
 log = logging.getLogger("clari_data.client")
 
+# The job statuses the spec's enum lists; the last four are the only terminal ones. Its prose also
+# names RUNNING, and production pollers keep polling on anything that is neither DONE nor terminal,
+# so a status outside this list (RUNNING, QUEUED, ...) means "still running", never an error.
 JOB_STATES = ("SCHEDULED", "STARTED", "DONE", "FAILED", "CANCELLED", "ABORTED")
 TERMINAL_STATES = frozenset({"DONE", "FAILED", "CANCELLED", "ABORTED"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -142,6 +145,15 @@ class Job:
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATES
 
+    @property
+    def truncation(self) -> str | None:
+        """What Clari says it cut from the result ("rows", "cells" or "rows and cells"), else None.
+
+        Either flag means the document is not the whole forecast, so it must not be loaded as one.
+        """
+        cut = [name for name, flag in (("rows", self.rows_truncated), ("cells", self.cells_truncated)) if flag]
+        return " and ".join(cut) or None
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -164,14 +176,31 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _job_from(data: Any) -> Job | None:
+def _unwrapped(data: Any) -> Any:
+    """The job object, whether Clari sent it flat (as the spec shows) or as {"job": {...}}."""
     if isinstance(data, dict) and isinstance(data.get("job"), dict):
-        data = data["job"]
-    if not isinstance(data, dict) or not _text(data.get("jobId")):
+        return data["job"]
+    return data
+
+
+def _job_id_of(data: Any) -> str:
+    """The job id, under `jobId` (the spec) or `id` (what PostHog's source reads); "" if neither."""
+    data = _unwrapped(data)
+    if not isinstance(data, dict):
+        return ""
+    return _text(data.get("jobId")) or _text(data.get("id"))
+
+
+def _job_from(data: Any) -> Job | None:
+    data = _unwrapped(data)
+    if not isinstance(data, dict):
+        return None
+    job_id, status = _job_id_of(data), _text(data.get("status")).upper()
+    if not job_id or not status:
         return None
     return Job(
-        job_id=_text(data["jobId"]),
-        status=_text(data.get("status")).upper(),
+        job_id=job_id,
+        status=status,
         rows_truncated=_text(data.get("rowsTruncated")).lower() == "true",
         cells_truncated=_text(data.get("cellsTruncated")).lower() == "true",
         start_time=_int(data.get("startTime")),
@@ -297,7 +326,7 @@ class ClariClient:
         what = f"queue an export of forecast {forecast_id!r}"
         resp = self._request("POST", f"export/forecast/{quote(forecast_id, safe='')}", what,
                              json=body, spends_quota=True, forecast=forecast_id)
-        job_id = _text(self._body(resp).get("jobId"))
+        job_id = _job_id_of(self._body(resp))
         if not job_id:
             raise OutcomeUnknownError(
                 f"Clari accepted the request to {what} but sent no jobId, so an export may have been "
@@ -309,15 +338,23 @@ class ClariClient:
         what = f"read export job {job_id}"
         resp = self._request("GET", self._job_path(job_id), what, job=job_id)
         job = _job_from(self._json(resp, what))
-        if job is None or job.status not in JOB_STATES:
+        if job is None:
             raise self._unexpected(what)
         return job
 
     def wait_for_job(self, job_id: str, on_status: Callable[[Job], None] | None = None) -> Job:
-        """Poll until the job is DONE; cancel it (freeing its slot) if it outlives the deadline."""
+        """Poll until the job is DONE; cancel it (freeing its slot) if it outlives the deadline.
+
+        Any status but DONE and the terminal three failures means the job is still running.
+        """
         deadline = self._clock() + self.poll_deadline
+        seen: set[str] = set()
         while True:
             job = self.get_job(job_id)
+            if job.status not in seen:
+                seen.add(job.status)
+                unknown = "" if job.status in JOB_STATES else " (a status the Export API does not document: still running)"
+                log.info("export job %s is %s%s", job.job_id, job.status, unknown)
             if on_status is not None:
                 on_status(job)
             if job.status == "DONE":

@@ -221,7 +221,8 @@ def test_get_job_every_state_and_envelope(status, envelope):
     assert job.terminal == (status in ("DONE", "FAILED", "CANCELLED", "ABORTED"))
 
 
-@pytest.mark.parametrize("body", [{"job": {"jobId": JOB_ID, "status": "COMPLETED"}}, {"status": "DONE"}, ["x"]])
+@pytest.mark.parametrize("body", [{"job": {"jobId": JOB_ID}}, {"jobId": JOB_ID, "status": ""}, {"status": "DONE"},
+                                  {"job": {"status": "DONE"}}, ["x"], {"job": ["x"]}])
 def test_get_job_rejects_what_clari_never_sends(body):
     client, _, _ = make({JOB: [httpx.Response(200, json=body)]})
     fails(ClariError, client.get_job, JOB_ID)
@@ -290,6 +291,73 @@ def test_wait_for_job_retries_transient_poll_errors():
                                    job_reply("DONE")]}, poll_interval=5)
     assert client.wait_for_job(JOB_ID).status == "DONE"
     assert clock.sleeps == [5, 0.5, 1.0]
+
+
+def job_logs(caplog) -> list[str]:
+    """What the client logged about the statuses of jobs it waited for."""
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("export job ")]
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "QUEUED", "PROVISIONING", "running"])
+def test_any_unfinished_status_keeps_polling(status, caplog):
+    client, fake, clock = make({JOB: [job_reply("SCHEDULED"), job_reply(status), job_reply(status),
+                                      job_reply("STARTED"), job_reply(status), job_reply("DONE")]}, poll_interval=5)
+    seen: list[str] = []
+    assert client.wait_for_job(JOB_ID, on_status=lambda j: seen.append(j.status)).status == "DONE"
+    upper = status.upper()
+    assert seen == ["SCHEDULED", upper, upper, "STARTED", upper, "DONE"]
+    assert clock.sleeps == [5] * 5
+    # one line per status the job newly reports, however often or in whatever order it comes back
+    assert job_logs(caplog) == [
+        f"export job {JOB_ID} is SCHEDULED",
+        f"export job {JOB_ID} is {upper} (a status the Export API does not document: still running)",
+        f"export job {JOB_ID} is STARTED",
+        f"export job {JOB_ID} is DONE",
+    ]
+
+
+def test_unknown_status_is_not_terminal():
+    client, _, _ = make({JOB: [job_reply("RUNNING")]})
+    job = client.get_job(JOB_ID)
+    assert job.status == "RUNNING" and not job.terminal
+
+
+def test_unknown_status_still_meets_the_deadline(caplog):
+    client, fake, clock = make({JOB: [job_reply("QUEUED"), job_reply("RUNNING")],
+                                PATCH: [httpx.Response(200, json={"status": "ABORTED", "successful": True})]},
+                               poll_interval=5, poll_deadline=20)
+    error = fails(JobDeadlineError, client.wait_for_job, JOB_ID)
+    assert clock.sleeps == [5, 5, 5, 5]
+    assert len(fake.seen(*JOB)) == 5 and len(fake.seen(*PATCH)) == 1
+    assert fake.calls[-1].method == "PATCH"
+    assert error.job.status == "RUNNING" and "still RUNNING after 20 s" in str(error)
+    assert len(job_logs(caplog)) == 2  # QUEUED, RUNNING
+
+
+@pytest.mark.parametrize("envelope", ["flat", "wrapped"])
+def test_job_id_read_from_id_as_well_as_job_id(envelope):
+    body = job_body("RUNNING")
+    body["id"] = body.pop("jobId")
+    wrap = (lambda doc: doc) if envelope == "flat" else (lambda doc: {"job": doc})
+    queued = httpx.Response(200, json=wrap({"id": JOB_ID}))
+    client, fake, _ = make({POST: [queued], JOB: [httpx.Response(200, json=wrap(body)),
+                                                  httpx.Response(200, json=wrap({**body, "status": "DONE"}))]})
+    assert client.queue_export("net_arr") == JOB_ID
+    job = client.wait_for_job(JOB_ID)
+    assert job.job_id == JOB_ID and job.status == "DONE" and job.raw["id"] == JOB_ID
+
+
+def test_job_id_prefers_job_id_over_id():
+    client, _, _ = make({POST: [httpx.Response(200, json={"jobId": JOB_ID, "id": "something-else"})]})
+    assert client.queue_export("net_arr") == JOB_ID
+
+
+@pytest.mark.parametrize("rows,cells,expected", [(False, False, None), (True, False, "rows"),
+                                                  (False, True, "cells"), (True, True, "rows and cells")])
+def test_truncation_names_what_clari_cut(rows, cells, expected):
+    client, _, _ = make({JOB: [httpx.Response(200, json=job_body(rowsTruncated=rows, cellsTruncated=cells))]})
+    job = client.get_job(JOB_ID)
+    assert (job.rows_truncated, job.cells_truncated, job.truncation) == (rows, cells, expected)
 
 
 def test_cancel_job():
