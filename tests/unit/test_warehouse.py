@@ -193,3 +193,133 @@ def test_file_is_read_by_duckdb_from_disk(wh, tmp_path):
     path = tmp_path / "big.json"
     path.write_text(json.dumps(document))
     assert load(wh, path).cells == 12 * 6 * 5
+
+
+# -- one transaction helper -------------------------------------------------------------------
+
+
+def test_a_transaction_commits_at_the_end_and_rolls_back_on_an_error(wh):
+    with wh.transaction() as cur:
+        cur.execute("INSERT INTO demo_clock (id, sim_now) VALUES (1, ?)", [datetime(2026, 1, 1)])
+    assert wh.demo_clock() == datetime(2026, 1, 1)
+    with pytest.raises(RuntimeError), wh.transaction() as cur:
+        cur.execute("UPDATE demo_clock SET sim_now = ?", [datetime(2030, 1, 1)])
+        raise RuntimeError("half done")
+    assert wh.demo_clock() == datetime(2026, 1, 1)
+
+
+def test_writes_from_threads_are_serialised(wh):
+    import threading
+
+    runs: list[int] = []
+    threads = [threading.Thread(target=lambda: runs.append(wh.start_run("manual"))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(runs) == list(range(1, 9))  # max + 1 ids under the one lock: none repeated
+
+
+# -- what a refresh asks ----------------------------------------------------------------------
+
+
+def test_latest_current_period_is_what_clari_answered_for_the_current_quarter(wh, tmp_path):
+    assert wh.latest_current_period("net_arr") is None
+    load(wh, golden_export().write(tmp_path / "a.json"), period=None)  # asked for the current quarter
+    assert wh.latest_current_period("net_arr") == "2026_Q1"
+    assert wh.latest_current_period("other") is None
+
+
+def test_a_period_exported_after_the_day_after_its_end_is_final(wh, tmp_path):
+    assert not wh.is_period_final("net_arr", "2026_Q1")
+    load(wh, golden_export().write(tmp_path / "a.json"), exported_at=datetime(2026, 3, 31, 23))  # its last day
+    assert not wh.is_period_final("net_arr", "2026_Q1")  # Clari allows edits until the morning after
+    load(wh, second_export().write(tmp_path / "b.json"), job="job-2", exported_at=datetime(2026, 4, 1, 0, 1))
+    assert wh.is_period_final("net_arr", "2026_Q1")
+    assert not wh.is_period_final("other", "2026_Q1")
+
+
+# -- notification state -----------------------------------------------------------------------
+
+
+def test_a_key_is_pending_once_per_firing_streak(wh):
+    t = [datetime(2026, 1, 1, h) for h in range(6)]
+    rules = {"coverage|a|x": "coverage", "change|a|y": "change"}
+    assert wh.notification_firing("slack", rules, t[0]) == set(rules)
+    delivery = wh.record_delivery(run_id=1, channel="slack", kind="alerts", keys=("coverage|a|x",),
+                                  subject="1 alert", started_at=t[0], attempts=1, error=None)
+    assert delivery == 1
+    # Delivered keys are not pending while they keep firing; the undelivered one still is.
+    assert wh.notification_firing("slack", rules, t[1]) == {"change|a|y"}
+    assert wh.notification_firing("email", rules, t[1]) == set(rules)  # each channel on its own
+    # coverage clears, then fires again: a new streak, pending again.
+    assert wh.notification_firing("slack", {"change|a|y": "change"}, t[2]) == {"change|a|y"}
+    state = wh.notification_state("slack").set_index("alert_key")
+    assert state.loc["coverage|a|x", "status"] == "cleared"
+    assert wh.notification_firing("slack", rules, t[3]) == set(rules)
+    # A failed delivery marks nothing sent, and is recorded with its error.
+    assert wh.record_delivery(run_id=2, channel="slack", kind="alerts", keys=tuple(rules), subject="2 alerts",
+                              started_at=t[3], attempts=3, error="HTTP 503") == 2
+    assert wh.notification_firing("slack", rules, t[4]) == set(rules)
+    history = wh.notification_history(10)
+    assert history["delivery_id"].tolist() == [2, 1] and history["outcome"].tolist() == ["failed", "sent"]
+    assert history["error"].tolist()[0] == "HTTP 503" and history["alerts"].tolist() == [2, 1]
+
+
+def test_a_test_message_marks_no_alert_sent(wh):
+    now = datetime(2026, 1, 1)
+    wh.notification_firing("email", {"stale|dashboard|data": "stale"}, now)
+    wh.record_delivery(run_id=None, channel="email", kind="test", keys=(), subject="test", started_at=now,
+                       attempts=1, error=None)
+    assert wh.notification_firing("email", {"stale|dashboard|data": "stale"}, now) == {"stale|dashboard|data"}
+
+
+# -- where the SQL lives ----------------------------------------------------------------------
+
+SQL_DIR = warehouse_module.SQL_DIR
+
+
+def sql_files(folder: str = ""):
+    return sorted((SQL_DIR / folder).rglob("*.sql"))
+
+
+def test_migrations_hold_tables_and_data_views_and_macros_their_current_definition():
+    import re
+
+    for path in sql_files("migrations"):
+        text = re.sub(r"--[^\n]*", "", path.read_text()).upper()
+        assert "VIEW" not in text and "MACRO" not in text, path.name
+    for path in sql_files("views"):
+        text = re.sub(r"--[^\n]*", "", path.read_text())
+        creates = re.findall(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(\w+)", text, re.IGNORECASE)
+        assert creates and all(c.upper() in ("VIEW", "MACRO") for c in creates), path.name
+        assert len(re.findall(r"\bCREATE\s+OR\s+REPLACE\b", text, re.IGNORECASE)) == len(creates), path.name
+
+
+def test_every_insert_names_its_columns():
+    import re
+
+    for path in sql_files():
+        text = re.sub(r"--[^\n]*", "", path.read_text())
+        for target in re.finditer(r"\bINSERT\s+(?:OR\s+REPLACE\s+)?INTO\s+\w+\s*(\S+)", text, re.IGNORECASE):
+            assert target.group(1).startswith("(") or target.group(1).upper() == "BY", (path.name, target.group(0))
+
+
+def test_the_warehouse_code_holds_no_sql():
+    import re
+    from pathlib import Path
+
+    package = Path(warehouse_module.__file__).parent
+    for path in package.glob("*.py"):
+        text = path.read_text()
+        for keyword in ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", "CREATE "):
+            assert not re.search(rf"[\"']{keyword}", text), (path.name, keyword)
+
+
+def test_every_view_is_recreated_from_its_file(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path) as wh:
+        wh.cursor().execute("CREATE OR REPLACE VIEW pipeline_coverage AS SELECT 1 AS stale_definition")
+    with Warehouse(path) as wh:
+        names = [d[0] for d in wh.cursor().execute("SELECT * FROM pipeline_coverage").description]
+        assert "coverage_ratio" in names and "stale_definition" not in names
