@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .retry import RetryPolicy
+from .rules import RULE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,8 @@ ACCESS_ENTRY_RE = re.compile(r"[^@\s]*@[^@\s]+\.[^@\s]+")
 PERIOD_RE = re.compile(r"[0-9]{4}_Q[1-4]", re.ASCII)
 EXPORT_TYPES = ("forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed")
 DEFAULT_BASE_URL = "https://api.clari.com/v4"
-# The [alerts] rules by name (clari_data/alerts.py), for choosing what each notification channel receives.
-ALERT_RULES = ("coverage", "accuracy", "change", "stale", "refresh_failed", "export_problem")
+# The [alerts] rules by name, for choosing what each notification channel receives.
+ALERT_RULES = RULE_NAMES
 # Notification credentials: read only from .streamlit/secrets.toml [notify] or these variables,
 # never from clari.toml (a file people copy around and paste into tickets).
 NOTIFY_SECRETS = {

@@ -1,26 +1,31 @@
-"""The pure alert rules of clari_data/alerts.py: each fires exactly when its threshold is crossed,
-names the people and their numbers, lists at most five then "and N more"."""
+"""The alert rules of clari_data/rules.py: each check fires exactly when its threshold is crossed,
+names the people and their numbers, lists at most five then "and N more"; the registry is complete."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import inspect
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from clari_data.alerts import (
+from clari_data import pages, rules
+from clari_data.analytics import DataStatus
+from clari_data.config import ALERT_RULES, AlertSettings
+from clari_data.rules import (
+    RULES,
     Alert,
     AlertItem,
     accuracy_alert,
     change_alert,
     coverage_alert,
     export_problem_alert,
-    failed_run_alert,
+    refresh_failed_alert,
     stale_alert,
 )
-from clari_data.analytics import Status
-from clari_data.config import AlertSettings
 
 CALLS = {"fc_commit", "fc_best_case"}
 
@@ -33,13 +38,13 @@ def people(column: str, *rows) -> pd.DataFrame:
 
 
 def test_keys_one_per_item():
-    alert = Alert("coverage", "warning", "coverage", "msg",
+    alert = Alert("coverage", "msg",
                   (AlertItem("u1", "Ann", "1.0x"), AlertItem("u2", "Bob", "2.0x")))
     assert alert.keys("net_arr|2026_Q1") == ["coverage|net_arr|2026_Q1|u1", "coverage|net_arr|2026_Q1|u2"]
 
 
 def test_keys_without_items_is_the_rule_and_scope():
-    assert Alert("stale", "error", "data", "msg").keys("global") == ["stale|global"]
+    assert Alert("stale", "msg").keys("global") == ["stale|global"]
 
 
 # -- coverage --------------------------------------------------------------------------------
@@ -49,45 +54,43 @@ def test_coverage_alert_lists_the_people_below_the_minimum_lowest_first():
     rows = people("coverage_ratio",
                   ("u1", "Ann", 2.9), ("u2", "Bob", 3.0), ("u3", "<b>Cy</b>", 1.24),
                   ("u4", "Dee", np.nan), ("u5", "Eve", 4.0))
-    alert = coverage_alert(rows, 3.0)
-    assert alert == Alert(
-        "coverage", "warning", "coverage",
-        "Pipeline coverage is below 3x for 2 of 5: <b>Cy</b> (1.24x), Ann (2.90x).",
+    alert = coverage_alert(rows, coverage_min=3.0)
+    assert alert == Alert("coverage", "Pipeline coverage is below 3x for 2 of 5: <b>Cy</b> (1.24x), Ann (2.90x).",
         (AlertItem("u3", "<b>Cy</b>", "1.24x"), AlertItem("u1", "Ann", "2.90x")),
         "3x")
 
 
 def test_coverage_alert_boundary_is_not_below():
     rows = people("coverage_ratio", ("u1", "Ann", 2.5), ("u2", "Bob", 2.5000001))
-    assert coverage_alert(rows, 2.5) is None
-    fired = coverage_alert(rows, 2.50000011)
+    assert coverage_alert(rows, coverage_min=2.5) is None
+    fired = coverage_alert(rows, coverage_min=2.50000011)
     assert [i.subject_id for i in fired.items] == ["u1", "u2"]
     assert fired.threshold == "2.5x"
 
 
 def test_coverage_alert_none_when_no_ratio_is_defined():
     rows = people("coverage_ratio", ("u1", "Ann", None), ("u2", "Bob", np.nan))
-    assert coverage_alert(rows, 3.0) is None
-    assert coverage_alert(people("coverage_ratio"), 3.0) is None
+    assert coverage_alert(rows, coverage_min=3.0) is None
+    assert coverage_alert(people("coverage_ratio"), coverage_min=3.0) is None
 
 
 def test_coverage_alert_lists_five_then_how_many_more():
     rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 8)])
-    alert = coverage_alert(rows, 3.0)
-    assert alert.message == ("Pipeline coverage is below 3x for 7 of 7: P1 (0.10x), P2 (0.20x), P3 (0.30x), P4 (0.40x), "
-                             "P5 (0.50x), and 2 more.")
+    alert = coverage_alert(rows, coverage_min=3.0)
+    assert alert.message == ("Pipeline coverage is below 3x for 7 of 7: P1 (0.10x), P2 (0.20x), P3 (0.30x), "
+                             "P4 (0.40x), P5 (0.50x), and 2 more.")
     assert len(alert.items) == 7  # every one is kept for notifications and keys
     assert alert.keys("s")[-1] == "coverage|s|u7"
 
 
 def test_coverage_alert_exactly_five_has_no_more():
     rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 6)])
-    assert coverage_alert(rows, 3.0).message.endswith("P4 (0.40x), P5 (0.50x).")
+    assert coverage_alert(rows, coverage_min=3.0).message.endswith("P4 (0.40x), P5 (0.50x).")
 
 
 def test_coverage_alert_six_says_one_more():
     rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 7)])
-    assert coverage_alert(rows, 3.0).message.endswith("P5 (0.50x), and 1 more.")
+    assert coverage_alert(rows, coverage_min=3.0).message.endswith("P5 (0.50x), and 1 more.")
 
 
 # -- accuracy --------------------------------------------------------------------------------
@@ -96,9 +99,9 @@ def test_coverage_alert_six_says_one_more():
 def test_accuracy_alert_names_people_and_period():
     summary = people("mean_accuracy_pct",
                      ("m1", "Mia", 79.4), ("r1", "Rex", 80.0), ("r2", "Ria", 55.0), ("r3", "Rob", np.nan))
-    alert = accuracy_alert(summary, 80.0, "2026_Q1")
+    alert = accuracy_alert(summary, "2026_Q1", accuracy_min_pct=80.0)
     assert alert == Alert(
-        "accuracy", "warning", "accuracy",
+        "accuracy",
         "Forecast accuracy in 2026_Q1 (mean over its weeks) is below 80% for 2 of 4: Ria (55.0%), Mia (79.4%).",
         (AlertItem("r2", "Ria", "55.0%"), AlertItem("m1", "Mia", "79.4%")),
         "80%")
@@ -106,21 +109,24 @@ def test_accuracy_alert_names_people_and_period():
 
 def test_accuracy_alert_boundary():
     summary = people("mean_accuracy_pct", ("r1", "Rex", 72.5))
-    assert accuracy_alert(summary, 72.5, "2026_Q1") is None
-    alert = accuracy_alert(summary, 72.6, "2026_Q1")
+    assert accuracy_alert(summary, "2026_Q1", accuracy_min_pct=72.5) is None
+    alert = accuracy_alert(summary, "2026_Q1", accuracy_min_pct=72.6)
     assert alert.threshold == "72.6%"
     assert "below 72.6% for 1 of 1: Rex (72.5%)." in alert.message
 
 
 def test_accuracy_alert_lists_five_then_more():
     summary = people("mean_accuracy_pct", *[(f"u{i}", f"P{i}", 10.0 * i) for i in range(1, 8)])
-    alert = accuracy_alert(summary, 90.0, "2025_Q4")
+    alert = accuracy_alert(summary, "2025_Q4", accuracy_min_pct=90.0)
     assert alert.message.endswith(": P1 (10.0%), P2 (20.0%), P3 (30.0%), P4 (40.0%), P5 (50.0%), and 2 more.")
 
 
 # -- change ----------------------------------------------------------------------------------
+# The thresholds themselves are applied in SQL (`is_significant`, see test_alert_rules.py); the
+# check keeps the calls among the significant moves and says what moved.
 
 MOVE_COLUMNS = ["user_id", "user_name", "field_id", "field_name", "previous_amount", "change_amount", "change_pct"]
+THRESHOLDS = {"change_pct": 10.0, "change_min_amount": 5000.0}
 
 
 def moves(*rows) -> pd.DataFrame:
@@ -132,44 +138,40 @@ def test_change_alert_lists_call_moves_biggest_first():
         ("r1", "Rex", "fc_commit", "Commit", 50_000.0, 6_000.0, 12.0),
         ("r2", "Ria", "fc_best_case", "Best Case", 100_000.0, -20_000.0, -20.0),
         ("r3", "Rob", "fc_commit", "Commit", 0.0, 7_000.0, np.nan),
-        ("r4", "Ray", "fc_commit", "Commit", 200_000.0, 9_000.0, 4.5),  # under 10 %
-        ("r5", "Roy", "fc_commit", "Commit", 10_000.0, 4_999.0, 49.99),  # under $5,000
         ("r6", "Rae", "fc_quota", "Quota", 10_000.0, 50_000.0, 500.0),  # not a call
     )
-    alert = change_alert(table, AlertSettings(change_pct=10, change_min_amount=5000), CALLS)
-    assert alert == Alert(
-        "change", "warning", "changes",
-        "3 call(s) moved by at least 10% and $5,000 since the previous export: Ria Best Case (-$20,000, -20%), "
-        "Rob Commit (+$7,000, from zero), Rex Commit (+$6,000, +12%).",
-        (AlertItem("r2/fc_best_case", "Ria Best Case", "-$20,000, -20%"),
-         AlertItem("r3/fc_commit", "Rob Commit", "+$7,000, from zero"),
-         AlertItem("r1/fc_commit", "Rex Commit", "+$6,000, +12%")),
-        "10% and $5,000")
+    alert = change_alert(table, CALLS, **THRESHOLDS)
+    assert alert == Alert("change", "3 call(s) moved by at least 10% and $5,000 since the previous export: "
+                          "Ria Best Case (-$20,000, -20%), Rob Commit (+$7,000, from zero), "
+                          "Rex Commit (+$6,000, +12%).",
+                          (AlertItem("r2/fc_best_case", "Ria Best Case", "-$20,000, -20%"),
+                           AlertItem("r3/fc_commit", "Rob Commit", "+$7,000, from zero"),
+                           AlertItem("r1/fc_commit", "Rex Commit", "+$6,000, +12%")),
+                          "10% and $5,000")
 
 
-def test_change_alert_thresholds_are_inclusive():
+def test_change_alert_names_fractional_thresholds():
     table = moves(("r1", "Rex", "fc_commit", "Commit", 50_000.0, -5_000.0, -10.0))
-    alert = change_alert(table, AlertSettings(change_pct=10, change_min_amount=5000), CALLS)
+    alert = change_alert(table, CALLS, change_pct=0.01, change_min_amount=1.0)
+    assert alert.threshold == "0.01% and $1" and "at least 0.01% and $1 since" in alert.message
     assert [i.value for i in alert.items] == ["-$5,000, -10%"]
-    assert change_alert(table, AlertSettings(change_pct=10.01, change_min_amount=5000), CALLS) is None
-    assert change_alert(table, AlertSettings(change_pct=10, change_min_amount=5000.01), CALLS) is None
 
 
 def test_change_alert_uses_the_given_call_fields():
     table = moves(("r1", "Rex", "fc_call", "Call", 50_000.0, 25_000.0, 50.0))
-    assert change_alert(table, AlertSettings(), CALLS) is None
-    assert change_alert(table, AlertSettings(), {"fc_call"}).items == (AlertItem("r1/fc_call", "Rex Call",
-                                                                                 "+$25,000, +50%"),)
+    assert change_alert(table, CALLS, **THRESHOLDS) is None
+    assert change_alert(table, {"fc_call"}, **THRESHOLDS).items == (AlertItem("r1/fc_call", "Rex Call",
+                                                                              "+$25,000, +50%"),)
 
 
 def test_change_alert_nothing_moved():
-    assert change_alert(moves(), AlertSettings(), CALLS) is None
+    assert change_alert(moves(), CALLS, **THRESHOLDS) is None
 
 
 def test_change_alert_lists_five_then_more():
     table = moves(*[(f"r{i}", f"P{i}", "fc_commit", "Commit", 100_000.0, 10_000.0 * i, 10.0 * i)
                     for i in range(1, 9)])
-    alert = change_alert(table, AlertSettings(change_pct=10, change_min_amount=5000), CALLS)
+    alert = change_alert(table, CALLS, **THRESHOLDS)
     assert alert.message.endswith(
         ": P8 Commit (+$80,000, +80%), P7 Commit (+$70,000, +70%), P6 Commit (+$60,000, +60%), "
         "P5 Commit (+$50,000, +50%), P4 Commit (+$40,000, +40%), and 3 more.")
@@ -178,31 +180,31 @@ def test_change_alert_lists_five_then_more():
 
 # -- stale -----------------------------------------------------------------------------------
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def test_stale_alert_without_data():
-    assert stale_alert(None, 26, NOW) == Alert("stale", "error", "data",
-                                               "No data has been loaded yet: run a refresh.", (), "26 h")
+    assert stale_alert(None, NOW, stale_after_hours=26) == Alert(
+        "stale", "No data has been loaded yet: run a refresh.", (), "26 h")
 
 
 def test_stale_alert_boundary():
     fresh = datetime(2026, 3, 9, 10, 0)  # naive UTC, as the warehouse stores it
-    assert stale_alert(fresh, 26, NOW) is None  # exactly 26 h old
-    assert stale_alert(fresh - timedelta(seconds=1), 26, NOW) is not None
-    assert stale_alert(fresh + timedelta(hours=20), 26, NOW) is None
+    assert stale_alert(fresh, NOW, stale_after_hours=26) is None  # exactly 26 h old
+    assert stale_alert(fresh - timedelta(seconds=1), NOW, stale_after_hours=26) is not None
+    assert stale_alert(fresh + timedelta(hours=20), NOW, stale_after_hours=26) is None
 
 
 def test_stale_alert_message():
-    alert = stale_alert(datetime(2026, 3, 9, 6, 0), 26, NOW)
+    alert = stale_alert(datetime(2026, 3, 9, 6, 0), NOW, stale_after_hours=26)
     assert alert == Alert(
-        "stale", "error", "data",
+        "stale",
         "The data is 30.0 hours old (last refreshed 2026-03-09 06:00 UTC), older than the 26 hours allowed. "
         "Check the refresh schedule and the run history.", (), "26 h")
 
 
 def test_stale_alert_fractional_threshold():
-    alert = stale_alert(datetime(2026, 3, 10, 10, 0), 1.5, NOW)
+    alert = stale_alert(datetime(2026, 3, 10, 10, 0), NOW, stale_after_hours=1.5)
     assert alert.threshold == "1.5 h"
     assert "The data is 2.0 hours old" in alert.message and "older than the 1.5 hours allowed" in alert.message
 
@@ -210,28 +212,28 @@ def test_stale_alert_fractional_threshold():
 # -- failed runs -----------------------------------------------------------------------------
 
 
-def status(outcome, error=None, finished=None) -> Status:
-    return Status(fresh_at=datetime(2026, 3, 10, 6, 0), data_version=3,
-                  last_outcome=outcome, last_error=error, last_finished_at=finished, running=0)
+def status(outcome, error=None, finished=None) -> DataStatus:
+    return DataStatus(fresh_at=datetime(2026, 3, 10, 6, 0), data_version=3,
+                      last_outcome=outcome, last_error=error, last_finished_at=finished, runs_in_progress=0)
 
 
 @pytest.mark.parametrize("outcome", ["success", None, "running"])
-def test_failed_run_alert_quiet_unless_failed(outcome):
-    assert failed_run_alert(status(outcome, "boom", datetime(2026, 3, 10, 6, 0))) is None
+def test_refresh_failed_alert_quiet_unless_failed(outcome):
+    assert refresh_failed_alert(status(outcome, "boom", datetime(2026, 3, 10, 6, 0))) is None
 
 
-def test_failed_run_alert_failed():
-    alert = failed_run_alert(status("failed", "net_arr 2026_Q1: Clari rejected the API key",
+def test_refresh_failed_alert_failed():
+    alert = refresh_failed_alert(status("failed", "net_arr 2026_Q1: Clari rejected the API key",
                                     datetime(2026, 3, 10, 6, 5, 59)))
-    assert alert == Alert("refresh_failed", "error", "data",
-                          "The last refresh failed at 2026-03-10 06:05 UTC: net_arr 2026_Q1: Clari rejected the "
-                          "API key. The dashboard shows the last good data.")
+    assert alert == Alert("refresh_failed", "The last refresh failed at 2026-03-10 06:05 UTC: net_arr 2026_Q1: "
+                          "Clari rejected the API key. The dashboard shows the last good data.")
     assert alert.keys("global") == ["refresh_failed|global"]
 
 
-def test_failed_run_alert_partial_without_details():
-    alert = failed_run_alert(status("partial"))
-    assert alert.message == "The last refresh partly failed: see the run history. The dashboard shows the last good data."
+def test_refresh_failed_alert_partial_without_details():
+    alert = refresh_failed_alert(status("partial"))
+    assert alert.message == ("The last refresh partly failed: see the run history. "
+                             "The dashboard shows the last good data.")
     assert (alert.rule, alert.severity, alert.page, alert.items) == ("refresh_failed", "error", "data", ())
 
 
@@ -251,7 +253,7 @@ def test_export_problem_alert_lists_empty_and_truncated_exports():
                      ("upsell", "2026_Q1", "loaded", None))
     alert = export_problem_alert(table)
     assert alert == Alert(
-        "export_problem", "error", "data",
+        "export_problem",
         "An export came back empty or truncated and was not loaded: net_arr 2026_Q1 (empty), "
         "renewals 2026_Q2 (truncated). The previous data is kept.",
         (AlertItem("net_arr/2026_Q1", "net_arr 2026_Q1", "empty"),
@@ -282,3 +284,45 @@ def test_export_problem_alert_lists_five_then_more():
     assert export_problem_alert(table).message == (
         "An export came back empty or truncated and was not loaded: f1 2026_Q1 (empty), f2 2026_Q1 (empty), "
         "f3 2026_Q1 (empty), f4 2026_Q1 (empty), f5 2026_Q1 (empty), and 2 more. The previous data is kept.")
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+
+def test_the_registry_names_each_rule_once_in_the_configured_order():
+    assert ALERT_RULES == rules.RULE_NAMES == ("coverage", "accuracy", "change", "stale", "refresh_failed",
+                                               "export_problem")
+    assert [rules.rule(name).name for name in rules.RULE_NAMES] == list(rules.RULE_NAMES)
+    with pytest.raises(KeyError, match="the rules are coverage, accuracy"):
+        rules.rule("forecast_drop")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
+def test_each_rule_is_complete(rule):
+    assert rule.severity in ("error", "warning")
+    assert pages.page(rule.page).name == rule.page  # a page there is
+    assert rule.scope in ("selection", "dashboard")
+    assert rule.title and rule.label
+    known = {f.name for f in fields(AlertSettings)}
+    assert set(rule.settings) <= known, set(rule.settings) - known
+    # The check takes exactly the settings the rule says it reads, by their [alerts] names.
+    keywords = [p.name for p in inspect.signature(rule.check).parameters.values() if p.kind == p.KEYWORD_ONLY]
+    assert keywords == list(rule.settings)
+    assert rule.thresholds(AlertSettings()) == {name: getattr(AlertSettings(), name) for name in rule.settings}
+
+
+def test_an_alert_takes_severity_and_page_from_its_rule():
+    alert = Alert("change", "msg")
+    assert (alert.severity, alert.page) == ("warning", "changes")
+    assert (Alert("stale", "msg").severity, Alert("stale", "msg").page) == ("error", "data")
+
+
+def test_the_rules_module_needs_neither_pandas_nor_the_configuration():
+    import subprocess
+    import sys
+
+    code = ("import sys; import clari_data.rules; "
+            "print(sorted(m for m in ('pandas', 'clari_data.config') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == "[]"
