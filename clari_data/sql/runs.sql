@@ -67,3 +67,9 @@ FROM latest_exports e
 JOIN time_periods p ON p.time_period_id = e.time_period
 WHERE e.forecast_id = $forecast_id AND e.time_period = $time_period
   AND e.exported_at > p.end_date + INTERVAL 1 DAY;
+
+-- name: tenant_fact
+SELECT value FROM tenant_facts WHERE name = $name;
+
+-- name: remember_tenant_fact
+INSERT OR REPLACE INTO tenant_facts (name, value, learned_at) VALUES ($name, $value, $now);

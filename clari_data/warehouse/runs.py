@@ -1,5 +1,5 @@
-"""Refresh bookkeeping: runs and their export attempts, Clari jobs in flight, the demo clock, and
-what a refresh asks before it exports (the statements are sql/runs.sql)."""
+"""Refresh bookkeeping: runs and their export attempts, Clari jobs in flight, the demo clock, what
+a refresh asks before it exports and what it learned about the tenant (sql/runs.sql)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,13 @@ class Runs(WarehouseCore):
         """Whether the period's latest export was taken more than a day after it ended: its numbers
         cannot change any more, so exporting it again would only spend quota."""
         return bool(self._value(_runs("is_period_final"), {"forecast_id": forecast_id, "time_period": period}))
+
+    def tenant_fact(self, name: str) -> str | None:
+        """What an earlier refresh learned about the tenant (None: nothing yet)."""
+        return self._value(_runs("tenant_fact"), {"name": name})
+
+    def remember_tenant_fact(self, name: str, value: str) -> None:
+        self._write(_runs("remember_tenant_fact"), {"name": name, "value": value, "now": naive_utc()})
 
     # -- demo state -------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ def test_a_load_over_the_memory_limit_says_so_and_changes_nothing(tmp_path):
             wh.load_export(path, forecast_id="net_arr", job_id="j1", requested_period="2026_Q1")
         assert not isinstance(caught.value, ExportRejected)
         assert "memory_limit" in str(caught.value) and "not valid JSON" not in str(caught.value)
-        assert wh.scalar("SELECT count(*) FROM exports") == 0
+        assert wh.table_contents(("exports",))["exports"] == []
     with Warehouse(db) as wh:
         assert wh.load_export(path, forecast_id="net_arr", job_id="j1", requested_period="2026_Q1").status == "loaded"
 

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def observe(wh: Warehouse, sel: Selection) -> tuple:
     """What a page reads in one snapshot: the data version and numbers from several queries."""
     with wh.snapshot() as cur:
-        version = analytics.status(wh, cur).data_version
-        head = analytics.headline(wh, sel, cur)
+        version = analytics.data_status(wh, cur).data_version
+        head = analytics.headline_of(analytics.weekly_totals(wh, sel, cur))
         coverage = analytics.coverage_members(wh, sel, cur)
         weekly = analytics.weekly_totals(wh, sel, cur)
         return (version, head.commit, head.pipeline, round(coverage["pipeline_amount"].sum(), 2),

@@ -323,3 +323,12 @@ def test_every_view_is_recreated_from_its_file(tmp_path):
     with Warehouse(path) as wh:
         names = [d[0] for d in wh.cursor().execute("SELECT * FROM pipeline_coverage").description]
         assert "coverage_ratio" in names and "stale_definition" not in names
+
+
+def test_tenant_facts_are_remembered_across_opens(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path) as wh:
+        assert wh.tenant_fact("crm_types_refused") is None
+        wh.remember_tenant_fact("crm_types_refused", "true")
+    with Warehouse(path) as wh:
+        assert wh.tenant_fact("crm_types_refused") == "true"
