@@ -1,7 +1,8 @@
 """A synthetic Clari tenant: an org chart, its forecast calls, quotas and CRM roll-ups.
 
 `SyntheticOrg` produces the result document of a Clari forecast export (the shape in
-docs/reference/clari-export-api.md) for any of its periods, as of any moment of its clock.
+docs/reference/clari-export-api.md) for any of its periods, as of any moment of its clock. Its
+periods are the fiscal quarters of `FiscalCalendar` (calendar quarters unless told otherwise).
 
 The story behind the numbers, per rep and quarter (all seeded from `(seed, forecast, period,
 user index)`, so no value depends on the order in which anything is generated):
@@ -35,7 +36,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import BinaryIO, Sequence
 
 from ..config import EXPORT_TYPES, PERIOD_RE
-from ..periods import periods_ending_at, quarter_bounds, quarter_of, week_frames
+from ..periods import periods_ending_at
+from .fiscal import FiscalCalendar
 
 ORG_ID = 280627
 DAY_MS = 86_400_000
@@ -152,9 +154,9 @@ class _Calendar:
     s2: tuple[float, ...]  # pipeline burn curve of t
 
     @classmethod
-    def build(cls, period: str) -> "_Calendar":
-        frames = tuple(week_frames(period))
-        start, end = quarter_bounds(period)
+    def build(cls, period: str, fiscal: FiscalCalendar) -> "_Calendar":
+        frames = tuple(fiscal.week_frames(period))
+        start, end = fiscal.bounds(period)
         monday = frames[0][1]
         qs, qe = (start - monday).days, (end - monday).days
         n_days = 7 * len(frames)
@@ -178,7 +180,11 @@ class RepProfile:
 
 
 class SyntheticOrg:
-    """A deterministic Clari tenant: CRO -> RVPs -> managers -> reps."""
+    """A deterministic Clari tenant: CRO -> RVPs -> managers -> reps.
+
+    `fiscal_start_month` is the first month of its fiscal year (see `FiscalCalendar` for how
+    periods are named); 1, the default, writes the same bytes as before fiscal years existed.
+    """
 
     def __init__(
         self,
@@ -188,6 +194,7 @@ class SyntheticOrg:
         now: datetime | None = None,
         past_quarters: int = 4,
         forecasts: tuple[str, ...] = ("net_arr",),
+        fiscal_start_month: int = 1,
     ) -> None:
         if not 5 <= users <= 10_000:
             raise ValueError(f"users must be between 5 and 10000, not {users}")
@@ -198,6 +205,7 @@ class SyntheticOrg:
         if not forecasts:
             raise ValueError("forecasts must name at least one forecast id")
         self.seed = seed
+        self.fiscal = FiscalCalendar(fiscal_start_month)
         self.past_quarters = past_quarters
         self.forecasts = tuple(forecasts)
         self.now = now if now is not None else datetime.now(timezone.utc)
@@ -228,12 +236,12 @@ class SyntheticOrg:
         return self.now
 
     def current_period(self) -> str:
-        return quarter_of(self.now.date())
+        return self.fiscal.quarter_of(self.now.date())
 
     def periods(self, as_of: datetime | None = None) -> list[str]:
         """The current quarter and `past_quarters` before it, newest first."""
         moment = self._aware(as_of) if as_of is not None else self.now
-        return periods_ending_at(quarter_of(moment.date()), self.past_quarters)
+        return periods_ending_at(self.fiscal.quarter_of(moment.date()), self.past_quarters)
 
     # ----------------------------------------------------------------- org chart
     def _build_fields(self, extra: int) -> None:
@@ -468,7 +476,7 @@ class SyntheticOrg:
             if selected is None:
                 raise ValueError(f"unknown scope {scope_id!r}")
 
-        cal = _Calendar.build(time_period)
+        cal = _Calendar.build(time_period, self.fiscal)
         as_of_ms = _ms(as_of)
         as_of_day = as_of.date()
         n_incl = sum(1 for _tf, start, _end in cal.frames if start <= as_of_day)
@@ -562,11 +570,19 @@ class SyntheticOrg:
         want_fc = "forecast" in types
         want_upd = "forecast_updated" in types
         want_adj = "adjustment" in types
+        # A CRM field's own type puts its value in aggregationTotal. Without that type (Clari's
+        # Export API refuses crm_total and crm_closed) the forecast tab's CRM-derived fields arrive
+        # as the forecastValue of their field, as in GitLab's and tap-clari's exports.
+        amount_key = {
+            QUOTA: '"quotaValue":',
+            CRM_TOTAL: '"aggregationTotal":' if "crm_total" in types else '"forecastValue":',
+            CRM_CLOSED: '"aggregationTotal":' if "crm_closed" in types else '"forecastValue":',
+        }
         wanted_kind = {
             CALL: want_fc or want_upd or want_adj,
             QUOTA: "quota" in types,
-            CRM_TOTAL: "crm_total" in types,
-            CRM_CLOSED: "crm_closed" in types,
+            CRM_TOTAL: "crm_total" in types or want_fc,
+            CRM_CLOSED: "crm_closed" in types or want_fc,
         }
         fields = []  # (kind, values array, fieldId, adjustable)
         for fid, _name, _ftype, kind, metric in self._field_specs:
@@ -581,7 +597,6 @@ class SyntheticOrg:
         names = [json.dumps(u["name"], ensure_ascii=False) for u in self.users]
         parent_names = [names[p] if p is not None else "null" for p in self._parent]
         uheads = ['{"userId":"' + u["userId"] + '","fieldId":"' for u in self.users]
-        amount_key = {CALL: '"forecastValue":', QUOTA: '"quotaValue":', CRM_TOTAL: '"aggregationTotal":', CRM_CLOSED: '"aggregationTotal":'}
 
         write = fh.write
         pending: list[str] = []
@@ -635,8 +650,8 @@ class SyntheticOrg:
         write(b",\n")
         self._write_list(fh, "fields", self.fields)
         write(b",\n")
-        start, end = quarter_bounds(cal.period)
-        year, q = cal.period.split("_Q")
+        start, end = self.fiscal.bounds(cal.period)
+        year, q = cal.period.split("_Q")  # the fiscal year and quarter
         period_doc = {
             "timePeriodId": cal.period,
             "label": f"Q{q}",
