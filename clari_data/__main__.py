@@ -26,6 +26,10 @@ def _period(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _job_states(value: str) -> tuple[str, ...]:
+    return tuple(s.strip().upper() for s in value.split(",") if s.strip())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m clari_data", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="path of clari.toml (default: $CLARI_CONFIG or ./clari.toml)")
@@ -46,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--job-seconds", type=float, default=0.3)
     sim.add_argument("--envelope", choices=("flat", "wrapped"), default="flat")
+    sim.add_argument("--fiscal-start-month", type=int, choices=range(1, 13), default=1, metavar="1-12",
+                     help="first month of the fiscal year, named after the year it ends in (2: Q1 = Feb-Apr)")
+    sim.add_argument("--accept-crm-types", action="store_true",
+                     help="accept crm_total/crm_closed in exports (Clari answers type_not_supported)")
+    sim.add_argument("--job-states", type=_job_states, default=("SCHEDULED", "STARTED"), metavar="A,B,...",
+                     help="statuses a job reports before DONE, e.g. SCHEDULED,RUNNING")
+    sim.add_argument("--job-id-field", choices=("jobId", "id"), default="jobId",
+                     help="key of the job id in the queue answer and job bodies")
     return parser
 
 
@@ -103,8 +115,13 @@ def cmd_status(args, settings) -> int:
 def cmd_simulator(args) -> int:
     from .simulator import serve
 
-    serve(port=args.port, host=args.host, users=args.users, seed=args.seed, job_seconds=args.job_seconds,
-          envelope=args.envelope)
+    try:
+        serve(port=args.port, host=args.host, users=args.users, seed=args.seed, job_seconds=args.job_seconds,
+              envelope=args.envelope, fiscal_start_month=args.fiscal_start_month,
+              accept_crm_types=args.accept_crm_types, job_states=args.job_states, job_id_field=args.job_id_field)
+    except ValueError as exc:  # an option the simulator refuses, e.g. DONE among --job-states
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 

@@ -2,9 +2,10 @@
 
 `SimulatorServer` serves a `SyntheticOrg` under `/v4` the way the real service behaves (see
 docs/reference/clari-export-api.md): asynchronous export jobs with their lifecycle, the
-org's limits, the documented error bodies, gateway 401/404/429 answers, and the silent
-fallback of an unknown time period to the current quarter. `FaultPlan` injects the failures a
-client must survive. `/_sim/...` (no auth, outside `/v4`) lets a test in another process move
+org's limits, the documented error bodies (including the refusal of the CRM export types),
+gateway 401/404/429 answers, and the silent fallback of an unknown time period to the current
+quarter. Options reproduce what production integrations meet beyond the published spec (a
+`RUNNING` status, a job id sent as `id`); `FaultPlan` injects the failures a client must survive. `/_sim/...` (no auth, outside `/v4`) lets a test in another process move
 the clock and inject faults.
 
 The API key is compared and never logged, echoed or stored in the request log.
@@ -36,7 +37,9 @@ from .org import CURRENCIES, DEFAULT_TYPES, ORG_ID, SyntheticOrg
 DEMO_API_KEY = "demo-key"
 
 TERMINAL = frozenset({"DONE", "FAILED", "CANCELLED", "ABORTED"})
-ACTIVE = frozenset({"SCHEDULED", "STARTED"})
+RUNNING_STATES = ("SCHEDULED", "STARTED")  # what the spec's job status enum lists before the end
+CRM_TYPES = frozenset({"crm_total", "crm_closed"})
+JOB_ID_FIELDS = ("jobId", "id")
 DAY_MS = 86_400_000
 RETENTION_MS = 30 * DAY_MS
 QUOTA_WINDOW_MS = 30 * DAY_MS
@@ -48,6 +51,7 @@ RESULT_MODES = (
     "missing_entries",
     "period_fallback",
     "rows_truncated",
+    "cells_truncated",
     "unknown_refs",
     "bad_amounts",
     "duplicates",
@@ -202,6 +206,8 @@ class Job:
     queued_at: float  # server clock (monotonic seconds)
     job_seconds: float
     outcome: str | None  # None (runs normally) or one of JOB_OUTCOMES
+    states: tuple[str, ...]  # the statuses it reports before it ends (SimulatorServer's job_states)
+    id_field: str  # the key its id travels under (SimulatorServer's job_id_field)
     result_mode: str | None
     file_path: Path
     file_name: str
@@ -232,21 +238,27 @@ class Job:
             elapsed = self.clock() - self.queued_at
             js = self.job_seconds
             if elapsed < js / 3:
-                return "SCHEDULED"
+                return self.states[0]
             if self.outcome == "STUCK":
-                return "STARTED"
+                return self.states[-1]
             if self.outcome == "CANCELLED":
-                return "SCHEDULED" if elapsed < js else self._finish("CANCELLED", js)
+                return self.states[0] if elapsed < js else self._finish("CANCELLED", js)
             if elapsed < js:
-                return "STARTED"
+                return self._running_state(elapsed)
             if self.outcome in ("FAILED", "ABORTED"):
                 return self._finish(self.outcome, js)
         if not self.ready.wait(wait):
-            return "STARTED"
+            return self.states[-1]
         with self._lock:
             if self.final:
                 return self.final
             return self._finish("FAILED" if self.error else "DONE", js)
+
+    def _running_state(self, elapsed: float) -> str:
+        """The first state holds the first third of the job's time, the others share the rest."""
+        running = self.states[1:] or self.states
+        share = 2 * self.job_seconds / 3 / len(running)
+        return running[min(len(running) - 1, int((elapsed - self.job_seconds / 3) / share))]
 
     def _finish(self, status: str, seconds: float) -> str:
         self.final = status
@@ -259,14 +271,14 @@ class Job:
         with self._lock:
             if current in TERMINAL:
                 return None
-            new = "CANCELLED" if current == "SCHEDULED" else "ABORTED"
+            new = "CANCELLED" if current == self.states[0] else "ABORTED"
             self.cancelled = (new, self.clock())
         return self.status
 
     def to_json(self, org_id: int = ORG_ID, wait: float = 0.0) -> dict[str, Any]:
         status = self.poll(wait)
         doc: dict[str, Any] = {
-            "jobId": self.job_id,
+            self.id_field: self.job_id,
             "userId": self.user_id,
             "orgId": org_id,
             "title": "Forecast Export",
@@ -386,7 +398,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 # --------------------------------------------------------------------------- the server
 class SimulatorServer:
-    """The Clari Export API v4 on a loopback port, backed by a `SyntheticOrg`."""
+    """The Clari Export API v4 on a loopback port, backed by a `SyntheticOrg`.
+
+    `accept_crm_types`: take `crm_total`/`crm_closed` in an export's typesToExport. Off by default,
+    as Clari's Export API answers them with 400 `type_not_supported`; the synchronous
+    `/forecast/{id}` read (Clari's Forecast API, which the error message points to) always takes them.
+    `job_states`: the statuses a job reports before it ends, in order. The first is the queued
+    state (the first third of `job_seconds`; cancelling then gives CANCELLED, later ABORTED),
+    the others share the rest of the time. The spec lists SCHEDULED and STARTED; its prose also
+    names RUNNING, so e.g. ("SCHEDULED", "RUNNING") or ("QUEUED", "RUNNING", "STARTED") test a
+    client's patience with statuses it does not know.
+    `job_id_field`: "jobId" (the spec) or "id" (what PostHog's source reads), for the queue answer
+    and the job bodies.
+    """
 
     def __init__(
         self,
@@ -400,12 +424,21 @@ class SimulatorServer:
         concurrent_limit: int = 3,
         monthly_quota: int = 1000,
         opted_in: set[str] | frozenset[str] | None = None,
-        crm_types_supported: bool = True,
+        accept_crm_types: bool = False,
+        job_states: tuple[str, ...] | list[str] = RUNNING_STATES,
+        job_id_field: str = "jobId",
         workdir: Path | str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if envelope not in ("flat", "wrapped"):
             raise ValueError("envelope must be 'flat' or 'wrapped'")
+        job_states = tuple(job_states)
+        if not job_states or not all(isinstance(s, str) and re.fullmatch(r"[A-Z_]+", s) and s not in TERMINAL
+                                     for s in job_states):
+            raise ValueError("job_states must name at least one status in capitals, none of "
+                             f"{', '.join(sorted(TERMINAL))}; got {job_states!r}")
+        if job_id_field not in JOB_ID_FIELDS:
+            raise ValueError(f"job_id_field must be one of {', '.join(JOB_ID_FIELDS)}")
         if job_seconds < 0:
             raise ValueError("job_seconds must not be negative")
         if not api_keys:
@@ -419,7 +452,9 @@ class SimulatorServer:
         self.concurrent_limit = concurrent_limit
         self.monthly_quota = monthly_quota
         self.opted_in = set(opted_in) if opted_in is not None else None
-        self.crm_types_supported = crm_types_supported
+        self.accept_crm_types = accept_crm_types
+        self.job_states = job_states
+        self.job_id_field = job_id_field
         self.clock = clock
         self.faults = FaultPlan()
         self.request_log: list[tuple[str, str, int]] = []
@@ -652,8 +687,8 @@ class SimulatorServer:
             f"The monthly quota limit of {self.monthly_quota} or concurrent limit of {self.concurrent_limit} has been reached.",
         )
 
-    def _parse_request(self, forecast_id: str, user_id: int, params: dict[str, Any]) -> dict[str, Any]:
-        """Validate an export request the way the real service does; raise _ApiError."""
+    def _parse_request(self, forecast_id: str, user_id: int, params: dict[str, Any], *, export: bool) -> dict[str, Any]:
+        """Validate an export (`export`) or Forecast API read the way the real service does; raise _ApiError."""
 
         def bad(message: str) -> _ApiError:
             return _ApiError(_error(400, "bad_request", message, "fcw"))
@@ -671,7 +706,7 @@ class SimulatorServer:
         invalid = [t for t in types if t not in EXPORT_TYPES]
         if invalid:
             raise bad(f"The following typesToExport values are invalid: {json.dumps(invalid, ensure_ascii=False)}")
-        if not self.crm_types_supported and {"crm_total", "crm_closed"} & set(types):
+        if export and not self.accept_crm_types and CRM_TYPES & set(types):
             raise _ApiError(self._documented_error("type_not_supported", forecast_id, user_id))
 
         historical = params.get("includeHistorical", False)
@@ -738,11 +773,11 @@ class SimulatorServer:
                 return _error(400, "bad_request", f"The request body was malformed: {text[:200]}", "fcw")
         else:
             params = {}
-        request = self._parse_request(forecast_id, user_id, params)
+        request = self._parse_request(forecast_id, user_id, params, export=True)
 
         with self._lock:
             now_ms = int(self.org.now.timestamp() * 1000)
-            active = sum(1 for j in self.jobs.values() if j.status in ACTIVE)
+            active = sum(1 for j in self.jobs.values() if j.status not in TERMINAL)
             used = len(self._quota_jobs(now_ms))
             if active >= self.concurrent_limit or used >= self.monthly_quota:
                 return self._quota_error()
@@ -770,6 +805,8 @@ class SimulatorServer:
                 queued_at=self.clock(),
                 job_seconds=self.job_seconds,
                 outcome=outcome["status"] if outcome else None,
+                states=self.job_states,
+                id_field=self.job_id_field,
                 result_mode=result_mode,
                 file_path=Path(self.workdir or tempfile.gettempdir()) / f"{job_id}.json",
                 file_name=f"clari_export_{forecast_id}_{period}_{stamp}.json",
@@ -780,7 +817,7 @@ class SimulatorServer:
             self._workers = [w for w in self._workers if w.is_alive()]
             self._workers.append(worker)
         worker.start()
-        return _json(200, {"jobId": job_id})
+        return _json(200, {self.job_id_field: job_id})
 
     def _quota_jobs(self, now_ms: int) -> list[Job]:
         """Jobs spending the rolling 30-day quota: submitted in the window, not cancelled."""
@@ -872,7 +909,7 @@ class SimulatorServer:
     def _api_limits(self, user_id: int, _arg: Any, _query: Any, _body: bytes) -> _Response:
         with self._lock:
             now_ms = int(self.org.now.timestamp() * 1000)
-            running = [j.job_id for j in self.jobs.values() if j.status in ACTIVE]
+            running = [j.job_id for j in self.jobs.values() if j.status not in TERMINAL]
             submitted = [j.job_id for j in self._quota_jobs(now_ms)]
         return _json(
             200,
@@ -897,7 +934,7 @@ class SimulatorServer:
         for name in ("currency", "scopeId"):
             if name in query:
                 params[name] = query[name][-1]
-        request = self._parse_request(forecast_id, user_id, params)
+        request = self._parse_request(forecast_id, user_id, params, export=False)
         fd, name = tempfile.mkstemp(prefix="sync-", suffix=".json", dir=self.workdir)
         path = Path(name)
         try:
@@ -953,13 +990,20 @@ class SimulatorServer:
 
 
 # --------------------------------------------------------------------------- result faults
+AMOUNT_KEYS = ("forecastValue", "quotaValue", "aggregationTotal", "adjustmentValue")
+
+
 def _mutate_result(path: Path, job: Job) -> None:
     """Rewrite a finished result document (one entry per line) the way `job.result_mode` says."""
     mode = job.result_mode
     if mode == "truncated":
-        size = path.stat().st_size
+        at = max(1, path.stat().st_size // 2)
         with path.open("r+b") as fh:
-            fh.truncate(max(1, size // 2))
+            fh.seek(at)
+            while at > 1 and fh.read(1)[0] & 0xC0 == 0x80:  # cut between characters: bad JSON, good UTF-8
+                at -= 1
+                fh.seek(at)
+            fh.truncate(at)
         return
     if mode == "invalid_json":
         size = path.stat().st_size
@@ -977,9 +1021,12 @@ def _mutate_result(path: Path, job: Job) -> None:
 
     out_path = path.with_name(path.name + ".mutated")
     n_total = job.entries or 0
-    keep = n_total - max(1, n_total // 10) if mode == "rows_truncated" and n_total else n_total
+    cut_short = mode in ("rows_truncated", "cells_truncated")
+    keep = n_total - max(1, n_total // 10) if cut_short and n_total else n_total
     if mode == "rows_truncated":
         job.rows_truncated = True
+    if mode == "cells_truncated":
+        job.cells_truncated = True
     bad_values: list[Any] = [None, -1.0, 1e300, "n/a", -250000.0, "", "1,000.00"]
     with path.open("rb") as src, out_path.open("wb") as dst:
         first = src.readline()  # {"entries":[
@@ -1002,6 +1049,11 @@ def _mutate_result(path: Path, job: Job) -> None:
             elif mode == "rows_truncated":
                 if index < keep:
                     outputs.append(entry)
+            elif mode == "cells_truncated":
+                if index >= keep:  # the rows are all there, the last tenth lost their values
+                    for key in AMOUNT_KEYS:
+                        entry.pop(key, None)
+                outputs.append(entry)
             elif mode == "unknown_refs":
                 outputs.append(entry)
                 if index < 3 or index % 50 == 0:
@@ -1016,7 +1068,7 @@ def _mutate_result(path: Path, job: Job) -> None:
                     outputs.append(ghost)
             elif mode == "bad_amounts":
                 if index % 7 == 0:
-                    for key in ("forecastValue", "quotaValue", "aggregationTotal", "adjustmentValue"):
+                    for key in AMOUNT_KEYS:
                         if key in entry:
                             entry[key] = bad_values[(index // 7) % len(bad_values)]
                             break
@@ -1049,10 +1101,16 @@ def serve(
     seed: int = 7,
     job_seconds: float = 0.3,
     envelope: str = "flat",
+    *,
+    fiscal_start_month: int = 1,
+    accept_crm_types: bool = False,
+    job_states: tuple[str, ...] = RUNNING_STATES,
+    job_id_field: str = "jobId",
 ) -> None:
-    """Run a simulator in the foreground until Ctrl-C or SIGTERM."""
-    org = SyntheticOrg(seed=seed, users=users)
-    server = SimulatorServer(org, host=host, port=port, job_seconds=job_seconds, envelope=envelope)
+    """Run a simulator in the foreground until Ctrl-C or SIGTERM (options: `SimulatorServer`, `SyntheticOrg`)."""
+    org = SyntheticOrg(seed=seed, users=users, fiscal_start_month=fiscal_start_month)
+    server = SimulatorServer(org, host=host, port=port, job_seconds=job_seconds, envelope=envelope,
+                             accept_crm_types=accept_crm_types, job_states=job_states, job_id_field=job_id_field)
     stop = threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

@@ -25,7 +25,8 @@ from clari_data.simulator import DEMO_API_KEY, FaultPlan, SimulatorServer, Synth
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "reference" / "clari-api-openapi.yml"
 NOW = datetime(2026, 5, 13, 15, 0, tzinfo=timezone.utc)  # week 7 of 2026_Q2
-ALL_TYPES = ["forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed"]
+# Every type Clari's Export API takes: it refuses crm_total and crm_closed (type_not_supported).
+TYPES = ["forecast", "quota", "forecast_updated", "adjustment"]
 JOB_FIELDS = {
     "jobId", "userId", "orgId", "title", "module", "startTime", "endTime", "expiredTime", "version",
     "fileName", "fileType", "status", "viewed", "cellsTruncated", "rowsTruncated", "downloads", "currency",
@@ -156,7 +157,7 @@ def error_of(response: httpx.Response, status: int, code: str) -> dict:
 
 # --------------------------------------------------------------------------- lifecycle
 def test_job_lifecycle_scheduled_started_done(spec, slow_server, slow_client, clock):
-    r = slow_client.post("/export/forecast/net_arr", json={"includeHistorical": True, "typesToExport": ALL_TYPES})
+    r = slow_client.post("/export/forecast/net_arr", json={"includeHistorical": True, "typesToExport": TYPES})
     job_id = conforms(spec, "/export/forecast/{forecastId}", "post", r)["jobId"]
     assert re.fullmatch(r"[0-9a-f]{24}", job_id)
 
@@ -240,7 +241,7 @@ def test_real_time_lifecycle_and_wrapped_envelope(spec):
 
 
 def test_zero_second_jobs_are_done_on_the_first_poll(client):
-    job_id = queue(client, {"includeHistorical": True, "typesToExport": ALL_TYPES})
+    job_id = queue(client, {"includeHistorical": True, "typesToExport": TYPES})
     job = job_status(client, job_id)
     assert job["status"] == "DONE" and set(job) == JOB_FIELDS
     assert job["endTime"] == job["startTime"]
@@ -333,7 +334,7 @@ def test_monthly_quota_is_a_rolling_thirty_days(client, server):
 # --------------------------------------------------------------------------- errors
 def test_documented_export_errors(spec):
     org = SyntheticOrg(users=20, now=NOW, forecasts=("net_arr", "renewals"))
-    with SimulatorServer(org, job_seconds=0, opted_in={"net_arr"}, crm_types_supported=False) as s, httpx.Client(
+    with SimulatorServer(org, job_seconds=0, opted_in={"net_arr"}) as s, httpx.Client(
         base_url=s.base_url, headers={"apikey": DEMO_API_KEY}
     ) as c:
         post = "/export/forecast/{forecastId}"
@@ -346,8 +347,11 @@ def test_documented_export_errors(spec):
         assert body["message"] == "Forecast deal_owner does not exist in the ForecastTemplate."
         body = check(c.post("/export/forecast/renewals", json={}), 401, "no_optin")
         assert body["message"] == "No optins for scope 1000::MGR for forecast 'renewals'."
-        body = check(c.post("/export/forecast/net_arr", json={"typesToExport": ["forecast", "crm_total"]}), 400, "type_not_supported")
-        assert "CRM Totals and CRM Closed are not supported" in body["message"]
+        for crm in (["forecast", "crm_total"], ["crm_closed"], ["forecast", "quota", "crm_closed", "crm_total"]):
+            body = check(c.post("/export/forecast/net_arr", json={"typesToExport": crm}), 400, "type_not_supported")
+            assert body["message"] == (
+                "CRM Totals and CRM Closed are not supported typeToExport values for Export API. Please see "
+                "Forecast API documentation if you’d like to retrieve CRM Totals or CRM Closed values.")
         body = check(c.post("/export/forecast/net_arr", json={"typesToExport": ["forecast_value", "quota_value", "forecast"]}), 400, "bad_request")
         assert body["message"] == 'The following typesToExport values are invalid: ["forecast_value", "quota_value"]'
         check(c.post("/export/forecast/net_arr", json={"typesToExport": "forecast"}), 400, "bad_request")
@@ -446,11 +450,15 @@ def test_time_period_falls_back_to_the_current_quarter(client):
 
 
 def test_sync_forecast_read_is_the_latest_week(client):
+    # Clari's Forecast API, unlike its Export API, gives the CRM types (so the simulator's switch is off here)
     r = client.get("/forecast/net_arr", params={"typesToExport": "forecast,quota,crm_total"})
     assert r.status_code == 200
     doc = r.json()
     assert [f["timeFrameId"] for f in doc["timeFrames"]] == ["TF:2026-05-11"]
-    assert {e["fieldId"] for e in doc["entries"]} == {"fc_commit", "fc_most_likely", "fc_best_case", "fc_quota", "crm_pipeline"}
+    values = {e["fieldId"]: set(e) & {"forecastValue", "quotaValue", "aggregationTotal"} for e in doc["entries"]}
+    assert values == {"fc_commit": {"forecastValue"}, "fc_most_likely": {"forecastValue"},
+                      "fc_best_case": {"forecastValue"}, "fc_quota": {"quotaValue"},
+                      "crm_pipeline": {"aggregationTotal"}, "crm_closed_won": {"forecastValue"}}
     r = client.get("/forecast/net_arr", params={"timePeriod": "2026_Q1"})
     assert r.json()["timeFrames"] == [{"timeFrameId": "TF:2026-03-30", "startDate": "2026-03-30", "endDate": "2026-04-05"}]
     error_of(client.get("/forecast/nope"), 400, "no_such_forecast_config")
@@ -575,13 +583,13 @@ def test_job_outcome_faults(slow_server, slow_client, clock, outcome, path):
 
 @pytest.fixture
 def baseline(client):
-    _, doc = export(client, {"includeHistorical": True, "typesToExport": ALL_TYPES})
+    _, doc = export(client, {"includeHistorical": True, "typesToExport": TYPES})
     return doc
 
 
 def faulty_result(server, client, mode, body=None) -> tuple[dict, httpx.Response]:
     server.faults.result_body(mode)
-    job_id = queue(client, body or {"includeHistorical": True, "typesToExport": ALL_TYPES})
+    job_id = queue(client, body or {"includeHistorical": True, "typesToExport": TYPES})
     job = job_status(client, job_id)
     assert job["status"] == "DONE"
     r = client.get(f"/export/jobs/{job_id}/results")
@@ -602,7 +610,7 @@ def test_result_body_unparseable(server, client, baseline, mode):
     full = json.dumps(baseline)  # only the size matters
     if mode == "truncated":
         assert len(r.content) < 0.7 * len(full.encode())
-    job_id, again = export(client, {"includeHistorical": True, "typesToExport": ALL_TYPES})
+    job_id, again = export(client, {"includeHistorical": True, "typesToExport": TYPES})
     assert again == baseline  # one job only
 
 
