@@ -7,10 +7,11 @@ import logging
 import re
 import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -70,8 +71,8 @@ class WarehouseCore:
     """One process opens the file read-write; inside it every thread gets its own cursor, and
     every write goes through `transaction()`, under one lock."""
 
-    def __init__(self, path: str | Path, *, roles: FieldRoles = FieldRoles(),
-                 alerts: AlertSettings = AlertSettings(), memory_limit: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, roles: FieldRoles | None = None, alerts: AlertSettings | None = None,
+                 memory_limit: str | None = None) -> None:
         self.path = Path(path)
         # Distinguishes this open warehouse from any other in the process, for result caches.
         self.cache_token = f"{self.path.resolve() if str(path) != ':memory:' else path}:{uuid.uuid4().hex}"
@@ -93,13 +94,13 @@ class WarehouseCore:
             ) from None
         self._migrate()
         self._create_views()
-        self._sync_roles(roles)
-        self._sync_rep_status_cutoffs(alerts)
+        self._sync_roles(roles or FieldRoles())
+        self._sync_rep_status_cutoffs(alerts or AlertSettings())
 
     def close(self) -> None:
         self._con.close()
 
-    def __enter__(self) -> "WarehouseCore":
+    def __enter__(self) -> WarehouseCore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,7 +141,7 @@ class WarehouseCore:
             finally:
                 cur.close()
 
-    def query(self, name: str, cursor: Cursor | None = None, **params: Any) -> "pd.DataFrame":
+    def query(self, name: str, cursor: Cursor | None = None, **params: Any) -> pd.DataFrame:
         """Run sql/queries/<name>.sql with named parameters; the result is fully materialised."""
         cur = cursor or self.cursor()
         try:
@@ -237,5 +238,6 @@ class WarehouseCore:
         finally:
             cur.close()
 
-    def _memory_limit(self) -> str:
+    def memory_limit(self) -> str:
+        """DuckDB's memory cap for this process, as DuckDB reports it (e.g. "1.0 GiB")."""
         return str(self._value(_core("memory_limit")))

@@ -80,13 +80,14 @@ class Loads(WarehouseCore):
         requested_period: str | None,
         exported_at: datetime | None = None,
         rows_truncated: bool = False,
-        thresholds: AlertSettings = AlertSettings(),
+        thresholds: AlertSettings | None = None,
     ) -> LoadResult:
         """Load one downloaded export in a single transaction.
 
         Raises ExportRejected (warehouse untouched) when the file cannot be trusted. Loading the
         same job, or a file identical to the latest export of its forecast and period, changes
-        nothing and returns status 'unchanged'.
+        nothing and returns status 'unchanged'. `thresholds` (default: today's [alerts] defaults)
+        decide which of the moves it records count (forecast_changes).
         """
         path = Path(path)
         exported_at = naive_utc(exported_at)
@@ -100,7 +101,7 @@ class Loads(WarehouseCore):
                 size = path.stat().st_size
                 sha = file_sha256(path)
                 return self._load(cur, stmts, path, size, sha, forecast_id, job_id, requested_period, exported_at,
-                                  rows_truncated, thresholds)
+                                  rows_truncated, thresholds or AlertSettings())
         except _Unchanged as unchanged:
             return unchanged.result
         except duckdb.OutOfMemoryException as exc:
@@ -117,7 +118,8 @@ class Loads(WarehouseCore):
             raise  # the file may be fine: the memory cap is too tight (load_export says so)
         except duckdb.Error as exc:
             detail = str(exc).splitlines()[0][:200]
-            raise ExportRejected("invalid_json", f"the export file is not valid JSON or not Clari's shape ({detail})") from None
+            raise ExportRejected("invalid_json",
+                                 f"the export file is not valid JSON or not Clari's shape ({detail})") from None
         doc = _row(cur.execute(stmts["describe_document"]))
         if doc["documents"] != 1:
             raise ExportRejected("invalid_json", "the export file does not hold exactly one result document")
@@ -191,7 +193,7 @@ class Loads(WarehouseCore):
     def _out_of_memory(self, path: Path, size: int, exc: Exception) -> str:
         detail = str(exc).splitlines()[0][:200]
         return (f"DuckDB ran out of memory loading the {size / 1e6:,.1f} MB export {path.name} under its memory "
-                f"limit of {self._memory_limit()} ({detail}). Raise [warehouse] memory_limit (reading an export "
+                f"limit of {self.memory_limit()} ({detail}). Raise [warehouse] memory_limit (reading an export "
                 "takes several times its size) or give the process more memory; the downloaded file is kept, so "
                 "the next refresh loads it without a new export.")
 

@@ -48,10 +48,10 @@ class Notifications(WarehouseCore):
                             {"channel": channel, "keys": list(keys), "now": finished})
         return int(delivery_id)
 
-    def notification_history(self, limit: int = 100, cur: Cursor | None = None) -> "pd.DataFrame":
+    def notification_history(self, limit: int = 100, cur: Cursor | None = None) -> pd.DataFrame:
         """The latest deliveries, newest first (shown on /data)."""
         return self.query("notification_history", cur, limit=limit)
 
-    def notification_state(self, channel: str, cur: Cursor | None = None) -> "pd.DataFrame":
+    def notification_state(self, channel: str, cur: Cursor | None = None) -> pd.DataFrame:
         """Every alert key the channel knows, with whether its current streak was delivered."""
         return self.query("notification_state", cur, channel=channel)

@@ -8,8 +8,8 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from support import SIM_NOW, TEST_KEY
 from streamlit.testing.v1 import AppTest
+from support import SIM_NOW, TEST_KEY
 
 from clari_data import analytics
 from clari_data.analytics import Selection
@@ -34,7 +34,8 @@ def observe(wh: Warehouse, sel: Selection) -> tuple:
 
 def test_threads_reading_during_a_refresh_see_whole_exports(sim_settings, tmp_path):
     # A larger org makes the load long enough for many reads to overlap it.
-    with SimulatorServer(SyntheticOrg(seed=5, users=1500, now=SIM_NOW), api_keys=(TEST_KEY,), job_seconds=0.05).start() as sim:
+    org = SyntheticOrg(seed=5, users=1500, now=SIM_NOW)
+    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=0.05).start() as sim:
         settings = replace(sim_settings, clari=replace(sim_settings.clari, base_url=sim.base_url))
         period = sim.org.current_period()
         with Warehouse.from_settings(settings) as wh:

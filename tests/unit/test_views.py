@@ -121,7 +121,8 @@ def second_export() -> Export:
     e = golden_export()
     for entry in e.entries:
         if entry["timeFrameId"] == f"TF:{W2}" and entry["fieldId"] == "fc_commit":
-            entry["forecastValue"] = {"r1": 100, "r2": 155, "r3": 100, "m1": 260, "m2": 100, "cro": 360}[entry["userId"]]
+            new_calls = {"r1": 100, "r2": 155, "r3": 100, "m1": 260, "m2": 100, "cro": 360}
+            entry["forecastValue"] = new_calls[entry["userId"]]
         if entry["timeFrameId"] == f"TF:{W2}" and entry["userId"] == "r3" and entry["fieldId"] == "crm_closed_won":
             entry["aggregationTotal"] = 8
     return e

@@ -9,7 +9,6 @@ from builders import Export, small_org
 from test_views import EXPORTED, golden_export, second_export
 
 from clari_data import warehouse as warehouse_module
-from clari_data.config import AlertSettings
 from clari_data.warehouse import ExportRejected, Warehouse, WarehouseBusy
 from clari_data.warehouse import loads as loads_module
 
@@ -28,7 +27,8 @@ def test_migrations_apply_once_and_reopen(tmp_path):
     Warehouse(path).close()
     with Warehouse(path) as wh:
         versions = [r[0] for r in wh.cursor().execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
-        assert versions == sorted({int(p.name.split("_")[0]) for p in (warehouse_module.SQL_DIR / "migrations").glob("*.sql")})
+        migrations = (warehouse_module.SQL_DIR / "migrations").glob("*.sql")
+        assert versions == sorted({int(p.name.split("_")[0]) for p in migrations})
         assert count(wh, "SELECT count(*) FROM field_roles") == 5
 
 
