@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import datetime, timezone
 
-from . import analytics, demo
+from . import analytics, demo, notify
 from .config import ConfigError, check_period, load_settings
 from .refresh import Progress, run_refresh
+from .timeutil import naive_utc
 from .warehouse import Warehouse, WarehouseError
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 1, 2, 3
@@ -75,10 +75,13 @@ def _progress_printer():
 
 
 def cmd_refresh(args, settings) -> int:
+    show = None if args.quiet else _progress_printer()
     with Warehouse.from_settings(settings) as wh:
         result = run_refresh(settings, wh, forecasts=args.forecast, periods=args.period, trigger="cli",
-                             progress=None if args.quiet else _progress_printer())
-        status = analytics.status(wh)
+                             progress=show)
+        notify.after_refresh(settings, wh, result,
+                             None if show is None else lambda stage, message: show(Progress(stage, message)))
+        status = analytics.data_status(wh)
     source = "demo data" if settings.demo_mode else settings.clari.base_url
     print(f"Run {result.run_id}: {result.summary()}")
     if status.fresh_at:
@@ -93,17 +96,18 @@ def cmd_refresh(args, settings) -> int:
 
 def cmd_status(args, settings) -> int:
     with Warehouse.from_settings(settings) as wh:
-        status = analytics.status(wh)
+        status = analytics.data_status(wh)
         runs = analytics.run_history(wh, limit=10)
     source = "demo data" if settings.demo_mode else settings.clari.base_url
     if status.fresh_at is None:
         print(f"No data loaded yet in {settings.warehouse.path} ({source}). Run: python -m clari_data refresh")
     else:
-        age = datetime.now(timezone.utc).replace(tzinfo=None) - status.fresh_at
+        age = naive_utc() - status.fresh_at
         print(f"Data as of {status.fresh_at:%Y-%m-%d %H:%M} UTC ({age.total_seconds() / 3600:.1f} h ago), "
               f"source: {source}, warehouse: {settings.warehouse.path}")
     for run in runs.itertuples():
-        finished = "" if run.finished_at is None or str(run.finished_at) == "NaT" else f"{run.finished_at:%Y-%m-%d %H:%M:%S}"
+        unfinished = run.finished_at is None or str(run.finished_at) == "NaT"
+        finished = "" if unfinished else f"{run.finished_at:%Y-%m-%d %H:%M:%S}"
         line = (f"  run {run.run_id:>4}  {run.started_at:%Y-%m-%d %H:%M:%S}  {run.trigger:<8} {run.outcome:<8} "
                 f"exports {run.exports_loaded}, rows {run.rows_loaded:,}, changes {run.changes_detected}  {finished}")
         print(line)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from . import demo
 from .client import (ClariClient, ClariError, Job, JobDeadlineError, JobFailedError, NotReadyError,
@@ -19,9 +19,6 @@ from .client import (ClariClient, ClariError, Job, JobDeadlineError, JobFailedEr
 from .config import Settings
 from .periods import periods_ending_at, quarter_of
 from .warehouse import ExportRejected, LoadResult, Warehouse, WarehouseError
-
-if TYPE_CHECKING:
-    from .notify import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +59,6 @@ class ExportOutcome:
 class RefreshResult:
     run_id: int
     outcomes: tuple[ExportOutcome, ...]
-    notifications: tuple[Delivery, ...] = ()  # the messages sent about new alerts, if any
 
     @property
     def failures(self) -> list[ExportOutcome]:
@@ -174,13 +170,6 @@ def run_refresh(
     errors = "; ".join(f"{o.label}: {o.error}" for o in result.failures) or None
     warehouse.finish_run(run_id, outcome=result.outcome, exports_loaded=result.exports_loaded,
                          rows_loaded=result.rows, changes_detected=result.changes, error=errors)
-    # Slack and e-mail about newly firing alerts: bounded in time, recorded, and never raises.
-    if settings.notify.channels():
-        # Imported only when a channel is on: the alert rules need pandas, which would otherwise
-        # add some 85 MiB to every refresh process (see README, Performance).
-        from . import notify
-
-        result = replace(result, notifications=notify.after_refresh(settings, warehouse, result, report))
     final = "done" if result.outcome == "success" else "failed"
     report(Progress(final, result.summary() if final == "done" else errors or "failed"))
     return result

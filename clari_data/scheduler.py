@@ -12,18 +12,19 @@ import atexit
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import datetime, timedelta
 
 import duckdb
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import demo
+from . import demo, notify
 from .config import Settings
 from .refresh import Progress, RefreshResult, run_refresh
+from .timeutil import utc_now
 from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,11 @@ JOB_ID = "clari-refresh"
 
 
 @dataclass(frozen=True)
-class ServiceState:
-    """A consistent picture of the service for one page render."""
+class RefreshState:
+    """A consistent picture of the refresh service for one page render."""
 
     running: bool
     progress: Progress | None
-    last_result: RefreshResult | None
     last_finished_at: datetime | None
     cooldown_remaining: float  # seconds until "Refresh now" is allowed again
     next_run_at: datetime | None
@@ -60,7 +60,6 @@ class RefreshService:
         self._busy = False
         self._pending: tuple[str, str | None] | None = None  # (trigger, requested_by) of a run asked for
         self._progress: Progress | None = None
-        self._last_result: RefreshResult | None = None
         self._last_finished_at: datetime | None = None
         self._last_manual_at: datetime | None = None
         self._runs_completed = 0
@@ -82,7 +81,7 @@ class RefreshService:
         scheduler.add_job(self._job, trigger, id=JOB_ID, name="Clari refresh", replace_existing=True)
         return scheduler
 
-    def start(self, refresh_if_empty: bool = True) -> "RefreshService":
+    def start(self, refresh_if_empty: bool = True) -> RefreshService:
         self._scheduler.start()
         if not self.settings.schedule.enabled:
             self._scheduler.pause_job(JOB_ID)
@@ -131,23 +130,23 @@ class RefreshService:
             self._busy = True
             self._pending = (trigger, requested_by)
             if trigger == "manual":
-                self._last_manual_at = datetime.now(timezone.utc)
+                self._last_manual_at = utc_now()
             self._progress = Progress("queued", "refresh queued")
-        self._scheduler.modify_job(JOB_ID, next_run_time=datetime.now(timezone.utc))
+        self._scheduler.modify_job(JOB_ID, next_run_time=utc_now())
         return RunRequest(True, "Refresh started.")
 
-    def state(self) -> ServiceState:
+    def state(self) -> RefreshState:
         with self._lock:
             job = self._scheduler.get_job(JOB_ID)
             next_run = job.next_run_time if job and not self._busy else None
-            return ServiceState(self._busy, self._progress, self._last_result, self._last_finished_at,
-                                self._cooldown_remaining(), next_run, self._runs_completed)
+            return RefreshState(self._busy, self._progress, self._last_finished_at, self._cooldown_remaining(),
+                                next_run, self._runs_completed)
 
     def _cooldown_remaining(self) -> float:
         if self._last_manual_at is None:
             return 0.0
         ready = self._last_manual_at + timedelta(seconds=self.settings.schedule.manual_cooldown_seconds)
-        return max(0.0, (ready - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (ready - utc_now()).total_seconds())
 
     # -- the job ----------------------------------------------------------------------------
 
@@ -159,8 +158,7 @@ class RefreshService:
         try:
             result = self._refresh(self.settings, self.warehouse, trigger=trigger, requested_by=requested_by,
                                    progress=self._on_progress)
-            with self._lock:
-                self._last_result = result
+            self._notify(result)
         except Exception as exc:  # a bug must not kill the scheduler thread; the run row says what happened
             log.exception("refresh crashed")
             with self._lock:
@@ -168,12 +166,22 @@ class RefreshService:
         finally:
             with self._lock:
                 self._busy = False
-                self._last_finished_at = datetime.now(timezone.utc)
+                self._last_finished_at = utc_now()
                 self._runs_completed += 1
             if self._stopped:
                 self._close_warehouse()
             elif not self.settings.schedule.enabled:
                 self._scheduler.pause_job(JOB_ID)
+
+    def _notify(self, result: RefreshResult) -> None:
+        """Slack and e-mail about the alerts the refresh made fire. The refresh's own last word
+        (done or failed) is shown again once they are out: it is what the page reports afterwards."""
+        with self._lock:
+            final = self._progress
+        notify.after_refresh(self.settings, self.warehouse, result,
+                             lambda stage, message: self._on_progress(Progress(stage, message)))
+        with self._lock:
+            self._progress = final
 
     def _on_progress(self, progress: Progress) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ import ssl
 import subprocess
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +29,8 @@ from support import free_port
 
 from clari_data import analytics, notify
 from clari_data.config import ALERT_RULES, ConfigError, NotifySettings, Secret, Settings, _validate, load_settings
-from clari_data.refresh import run_refresh
+from clari_data.notify import delivery, render
+from clari_data.refresh import RefreshResult, run_refresh
 from clari_data.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,6 +175,26 @@ def standing_still(settings: Settings) -> Settings:
     return replace(settings, demo=replace(settings.demo, advance_days_per_refresh=0.0))
 
 
+@dataclass(frozen=True)
+class Refreshed:
+    result: RefreshResult
+    notifications: tuple[notify.Delivery, ...]
+
+    @property
+    def outcome(self) -> str:
+        return self.result.outcome
+
+    @property
+    def run_id(self) -> int:
+        return self.result.run_id
+
+
+def refresh_and_notify(settings: Settings, wh: Warehouse, **kwargs) -> Refreshed:
+    """A refresh, then its notifications: what the scheduler's job and the command line do."""
+    result = run_refresh(settings, wh, **kwargs)
+    return Refreshed(result, notify.after_refresh(settings, wh, result))
+
+
 def deliveries(wh: Warehouse) -> list[dict]:
     df = notify.history(wh)
     return df.sort_values("delivery_id").to_dict("records")
@@ -202,11 +223,11 @@ def demo_wh(demo_settings):
 
 def test_a_refresh_whose_changes_cross_a_threshold_notifies_once(demo_settings, demo_wh, slack, inbox):
     settings = with_notify(demo_settings, slack, inbox, alerts=CHANGES_ONLY)
-    first = run_refresh(settings, demo_wh)
+    first = refresh_and_notify(settings, demo_wh)
     assert first.outcome == "success" and first.notifications == ()  # one export: no changes yet
     assert slack.bodies == [] and inbox.messages == []
 
-    second = run_refresh(settings, demo_wh)  # a simulated day later: calls moved
+    second = refresh_and_notify(settings, demo_wh)  # a simulated day later: calls moved
     assert second.outcome == "success"
     assert [(d.channel, d.outcome, d.attempts) for d in second.notifications] == [("slack", "sent", 1),
                                                                                 ("email", "sent", 1)]
@@ -222,7 +243,7 @@ def test_a_refresh_whose_changes_cross_a_threshold_notifies_once(demo_settings, 
     assert inbox.envelopes[0][1] == ["cro@example.com", "revops@example.com"]
     assert mail.get_content_type() == "text/plain"
     text, body = slack.texts[0], inbox.bodies[0]
-    shown = notify.ITEMS_PER_ALERT["slack"]
+    shown = render.ITEMS_PER_ALERT["slack"]
     assert n > shown  # a busy day: Slack lists the first ones and links to the rest
     for item in change.items:  # names the person, the number and the threshold
         assert item.subject in body and item.value in body
@@ -231,7 +252,7 @@ def test_a_refresh_whose_changes_cross_a_threshold_notifies_once(demo_settings, 
     assert f"• and {n - shown} more: <{BASE}/changes?forecast=net_arr&amp;period={period}|see them all>" in text
     assert "0.01% and $1" in text and "0.01% and $1" in body and f"net_arr {period}" in body
 
-    third = run_refresh(standing_still(settings), demo_wh)  # nothing new
+    third = refresh_and_notify(standing_still(settings), demo_wh)  # nothing new
     assert third.outcome == "success" and third.notifications == ()
     assert len(slack.bodies) == 1 and len(inbox.messages) == 1
 
@@ -244,8 +265,8 @@ def test_a_refresh_whose_changes_cross_a_threshold_notifies_once(demo_settings, 
 
 def test_the_links_open_the_page_with_the_filters_that_show_each_item(demo_settings, demo_wh, slack, inbox):
     settings = with_notify(demo_settings, slack, inbox, alerts=CHANGES_ONLY)
-    run_refresh(settings, demo_wh)
-    run_refresh(settings, demo_wh)
+    refresh_and_notify(settings, demo_wh)
+    refresh_and_notify(settings, demo_wh)
     period = analytics.periods(demo_wh, "net_arr")["time_period"].iloc[0]
     people = analytics.people(demo_wh, "net_arr", period).set_index("user_id")
     managers = set(people.index[people["is_manager"]])
@@ -273,7 +294,7 @@ def test_the_links_open_the_page_with_the_filters_that_show_each_item(demo_setti
     found = links(slack.texts[0])
     assert found[0] == (f"{BASE}/changes?forecast=net_arr&period={period}", "Recent changes")
     item_links = [(url, label) for url, label in found[1:] if label != "see them all"]
-    assert len(item_links) == notify.ITEMS_PER_ALERT["slack"] < len(change.items)
+    assert len(item_links) == render.ITEMS_PER_ALERT["slack"] < len(change.items)
     for (url, label), item in zip(item_links, change.items):
         check(url, label, item)
     lines = inbox.bodies[0].splitlines()  # the e-mail lists every item: "  - label", then "    url"
@@ -289,12 +310,12 @@ def test_the_links_open_the_page_with_the_filters_that_show_each_item(demo_setti
 def test_each_channel_receives_only_its_rules(demo_settings, demo_wh, slack, inbox):
     settings = with_notify(demo_settings, slack, inbox, slack_rules=("coverage",), email_rules=("change",),
                            alerts={**CHANGES_ONLY, "coverage_min": 1000.0})
-    run_refresh(settings, demo_wh)
+    refresh_and_notify(settings, demo_wh)
     assert len(slack.bodies) == 1 and inbox.messages == []  # coverage fires at once; no change yet
     assert "Pipeline coverage below 1000x" in slack.texts[0]
     assert f"{BASE}/coverage?forecast=net_arr" in links(slack.texts[0])[0][0]
 
-    run_refresh(settings, demo_wh)
+    refresh_and_notify(settings, demo_wh)
     assert len(slack.bodies) == 1  # coverage still fires for the same people: not sent again
     assert len(inbox.messages) == 1 and "Calls moved by at least" in inbox.bodies[0]
     assert "coverage" not in inbox.bodies[0].lower()
@@ -307,16 +328,16 @@ def test_an_alert_that_clears_and_fires_again_is_sent_again(demo_settings, demo_
     firing = with_notify(standing_still(demo_settings), slack, slack_rules=("coverage",),
                          alerts={"coverage_min": 1000.0})
     calm = with_notify(standing_still(demo_settings), slack, slack_rules=("coverage",), alerts={"coverage_min": 0.0})
-    run_refresh(firing, demo_wh)
+    refresh_and_notify(firing, demo_wh)
     assert len(slack.bodies) == 1
-    run_refresh(firing, demo_wh)
+    refresh_and_notify(firing, demo_wh)
     assert len(slack.bodies) == 1
     keys = set(deliveries(demo_wh)[0]["rule_keys"])
-    run_refresh(calm, demo_wh)  # cleared: marked, nothing sent
+    refresh_and_notify(calm, demo_wh)  # cleared: marked, nothing sent
     assert len(slack.bodies) == 1
     state = notify.state(demo_wh, "slack")
     assert set(state["status"]) == {"cleared"} and set(state["alert_key"]) == keys
-    run_refresh(firing, demo_wh)  # fires again: a new streak, sent again
+    refresh_and_notify(firing, demo_wh)  # fires again: a new streak, sent again
     assert len(slack.bodies) == 2 and slack.texts[1].count("•") == slack.texts[0].count("•")
     assert set(deliveries(demo_wh)[1]["rule_keys"]) == keys
     assert set(notify.state(demo_wh, "slack")["status"]) == {"firing"}
@@ -327,21 +348,21 @@ def test_a_failed_refresh_is_sent_once_per_failure_streak(sim_settings, simulato
                            email_rules=("refresh_failed",))
     period = simulator.org.current_period()
     with Warehouse.from_settings(settings) as wh:
-        assert run_refresh(settings, wh, periods=[period]).notifications == ()
+        assert refresh_and_notify(settings, wh, periods=[period]).notifications == ()
         simulator.faults.result_body("empty", times=None)
-        failed = run_refresh(settings, wh, periods=[period])
+        failed = refresh_and_notify(settings, wh, periods=[period])
         assert failed.outcome == "failed" and [d.outcome for d in failed.notifications] == ["sent", "sent"]
         assert len(slack.bodies) == 1 and len(inbox.messages) == 1
         assert "A refresh failed" in slack.texts[0] and "came back with no entries" in slack.texts[0]
         assert inbox.messages[0]["Subject"] == "[Clari forecast] 1 new alert: refresh failed"
         assert f"net_arr {period}" in inbox.bodies[0] and f"{BASE}/data" in inbox.bodies[0]
-        run_refresh(settings, wh, periods=[period])  # fails again: the same streak
+        refresh_and_notify(settings, wh, periods=[period])  # fails again: the same streak
         assert len(slack.bodies) == 1 and len(inbox.messages) == 1
         simulator.faults.clear()
-        assert run_refresh(settings, wh, periods=[period]).outcome == "success"
+        assert refresh_and_notify(settings, wh, periods=[period]).outcome == "success"
         assert len(slack.bodies) == 1
         simulator.faults.result_body("empty")
-        run_refresh(settings, wh, periods=[period])  # a new failure after a success
+        refresh_and_notify(settings, wh, periods=[period])  # a new failure after a success
         assert len(slack.bodies) == 2 and len(inbox.messages) == 2
 
 
@@ -350,9 +371,9 @@ def test_a_failed_refresh_is_sent_once_per_failure_streak(sim_settings, simulato
 
 def test_a_failing_webhook_is_retried_recorded_and_retried_next_refresh(demo_settings, demo_wh, slack, inbox):
     settings = with_notify(demo_settings, slack, inbox, alerts=CHANGES_ONLY)
-    run_refresh(settings, demo_wh)
+    refresh_and_notify(settings, demo_wh)
     slack.mode = "error"
-    second = run_refresh(settings, demo_wh)
+    second = refresh_and_notify(settings, demo_wh)
     assert second.outcome == "success"  # a channel never fails the refresh
     by_channel = {d.channel: d for d in second.notifications}
     assert by_channel["slack"].outcome == "failed" and by_channel["slack"].attempts == 3
@@ -363,20 +384,20 @@ def test_a_failing_webhook_is_retried_recorded_and_retried_next_refresh(demo_set
     assert [(r["channel"], r["outcome"], r["attempts"]) for r in recorded] == [("slack", "failed", 3),
                                                                               ("email", "sent", 1)]
     assert pd.isna(recorded[0]["sent_at"]) and "HTTP 500" in recorded[0]["error"]
-    assert demo_wh.scalar("SELECT outcome FROM runs WHERE run_id = ?", [second.run_id]) == "success"
+    assert analytics.run_history(demo_wh).set_index("run_id").loc[second.run_id, "outcome"] == "success"
 
     slack.mode = "ok"
-    third = run_refresh(standing_still(settings), demo_wh)  # nothing new, but Slack never got it
+    third = refresh_and_notify(standing_still(settings), demo_wh)  # nothing new, but Slack never got it
     assert [(d.channel, d.outcome) for d in third.notifications] == [("slack", "sent")]
     assert len(slack.bodies) == 1 and len(inbox.messages) == 1
     assert set(deliveries(demo_wh)[-1]["rule_keys"]) == set(recorded[0]["rule_keys"])
-    assert run_refresh(standing_still(settings), demo_wh).notifications == ()
+    assert refresh_and_notify(standing_still(settings), demo_wh).notifications == ()
 
 
 def test_backoff_doubles_between_attempts(demo_settings, demo_wh, slack):
     settings = with_notify(standing_still(demo_settings), slack, slack_rules=("coverage",), max_attempts=4,
                            backoff_seconds=1.5, alerts={"coverage_min": 1000.0})
-    run_refresh(replace(settings, notify=replace(settings.notify, slack_enabled=False)), demo_wh)
+    refresh_and_notify(replace(settings, notify=replace(settings.notify, slack_enabled=False)), demo_wh)
     slack.mode = "error"
     waits: list[float] = []
     [delivery] = notify.notify(settings, demo_wh, sleep=waits.append)
@@ -387,14 +408,14 @@ def test_a_refused_mail_is_recorded_and_sent_next_time(demo_settings, demo_wh, i
     settings = with_notify(standing_still(demo_settings), inbox=inbox, email_rules=("coverage",),
                            alerts={"coverage_min": 1000.0})
     inbox.reply = "550 5.1.1 Mailbox unavailable"
-    result = run_refresh(settings, demo_wh)
+    result = refresh_and_notify(settings, demo_wh)
     [d] = result.notifications
     assert result.outcome == "success" and d.outcome == "failed"
     assert d.attempts == 1 and inbox.refused == 1  # a permanent refusal is not retried within the refresh
     assert "refused the message: 550 5.1.1 Mailbox unavailable" in d.error and "127.0.0.1" in d.error
     assert deliveries(demo_wh)[0]["error"] == d.error
     inbox.reply = None
-    again = run_refresh(settings, demo_wh)
+    again = refresh_and_notify(settings, demo_wh)
     assert [x.outcome for x in again.notifications] == ["sent"] and len(inbox.messages) == 1
 
 
@@ -402,24 +423,24 @@ def test_a_temporary_smtp_refusal_is_retried(demo_settings, demo_wh, inbox):
     settings = with_notify(standing_still(demo_settings), inbox=inbox, email_rules=("coverage",),
                            alerts={"coverage_min": 1000.0})
     inbox.reply = "451 4.3.0 Try again later"
-    [d] = run_refresh(settings, demo_wh).notifications
+    [d] = refresh_and_notify(settings, demo_wh).notifications
     assert d.outcome == "failed" and d.attempts == 3 and inbox.refused == 3 and "451" in d.error
 
 
 def test_an_unreachable_smtp_server_is_a_clear_error(demo_settings, demo_wh):
     settings = with_notify(standing_still(demo_settings), email_enabled=True, smtp_port=free_port(),
                            email_rules=("coverage",), alerts={"coverage_min": 1000.0})
-    [d] = run_refresh(settings, demo_wh).notifications
+    [d] = refresh_and_notify(settings, demo_wh).notifications
     assert d.outcome == "failed" and d.attempts == 3 and "could not reach the SMTP server 127.0.0.1:" in d.error
 
 
 def test_a_hanging_webhook_times_out_within_the_bound(demo_settings, demo_wh, slack):
     settings = with_notify(standing_still(demo_settings), slack, slack_rules=("coverage",), timeout_seconds=0.3,
                            max_attempts=2, backoff_seconds=0.0, alerts={"coverage_min": 1000.0})
-    run_refresh(replace(settings, notify=replace(settings.notify, slack_enabled=False)), demo_wh)
+    refresh_and_notify(replace(settings, notify=replace(settings.notify, slack_enabled=False)), demo_wh)
     slack.mode = "hang"
     started = time.monotonic()
-    result = run_refresh(settings, demo_wh)
+    result = refresh_and_notify(settings, demo_wh)
     elapsed = time.monotonic() - started
     [d] = result.notifications
     assert result.outcome == "success" and d.outcome == "failed" and d.attempts == 2
@@ -431,11 +452,11 @@ def test_the_deadline_bounds_a_channel_however_many_attempts_remain(demo_setting
     settings = with_notify(standing_still(demo_settings), slack, slack_rules=("coverage",), timeout_seconds=0.4,
                            max_attempts=10, backoff_seconds=0.05, deadline_seconds=1.0,
                            alerts={"coverage_min": 1000.0})
-    run_refresh(replace(settings, notify=replace(settings.notify, slack_enabled=False)), demo_wh)
+    refresh_and_notify(replace(settings, notify=replace(settings.notify, slack_enabled=False)), demo_wh)
     slack.mode = "hang"
     started = time.monotonic()
     [d] = notify.notify(settings, demo_wh)
-    assert time.monotonic() - started < 1.0 + notify.JOIN_GRACE_SECONDS + 0.5
+    assert time.monotonic() - started < 1.0 + delivery.JOIN_GRACE_SECONDS + 0.5
     assert d.outcome == "failed" and d.attempts < 10 and "deadline" in d.error
 
 
@@ -447,7 +468,7 @@ def test_a_bug_in_the_notifier_never_fails_the_refresh(demo_settings, demo_wh, s
 
     monkeypatch.setattr(notify, "evaluate", broken)
     with caplog.at_level(logging.ERROR, logger="clari_data.notify"):
-        result = run_refresh(settings, demo_wh)
+        result = refresh_and_notify(settings, demo_wh)
     assert result.outcome == "success" and result.notifications == ()
     assert "RuntimeError: boom near ********" in caplog.text and TOKEN not in caplog.text
 
@@ -465,18 +486,18 @@ def test_secrets_never_appear_in_errors_logs_rows_or_messages(demo_settings, dem
         caplog.set_level(logging.DEBUG)
         slack.mode = "error"  # answers with the path it was called on, token included
         inbox.reply = f"550 no thanks {USERNAME} {PASSWORD}"  # a server echoing the login
-        failed = run_refresh(settings, demo_wh)
+        failed = refresh_and_notify(settings, demo_wh)
         assert {d.outcome for d in failed.notifications} == {"failed"}
         assert inbox.logins == [(USERNAME.encode(), PASSWORD.encode())]  # the login did happen
         slack.mode, inbox.reply = "ok", None
-        sent = run_refresh(settings, demo_wh)
+        sent = refresh_and_notify(settings, demo_wh)
         assert {d.outcome for d in sent.notifications} == {"sent"}
         for result in (failed, sent):
             assert "********" in failed.notifications[0].error
             seen = [repr(result), repr(settings), str(settings.redacted()), json.dumps(slack.bodies)]
             seen += [m.as_string() for m in inbox.messages]
             seen += [str(r) for r in notify.history(demo_wh).to_dict("records")]
-            seen += [str(r) for r in demo_wh.cursor().execute("SELECT * FROM runs").fetchall()]
+            seen += [str(r) for r in demo_wh.table_contents(("runs",))["runs"]]
             app_logs = [r.getMessage() for r in caplog.records if not r.name.startswith("mail.")]
             for secret in EVERY_SECRET:
                 assert not any(secret in text for text in seen + app_logs), secret
@@ -517,7 +538,7 @@ def test_names_from_clari_are_plain_text_in_both_channels(tmp_path, slack, inbox
 def test_starttls_is_not_offered_is_a_clear_error(demo_settings, demo_wh, inbox):
     settings = with_notify(standing_still(demo_settings), inbox=inbox, smtp_starttls=True,
                            email_rules=("coverage",), alerts={"coverage_min": 1000.0})
-    [d] = run_refresh(settings, demo_wh).notifications
+    [d] = refresh_and_notify(settings, demo_wh).notifications
     assert d.outcome == "failed" and d.attempts == 1 and "STARTTLS" in d.error and "smtp_starttls" in d.error
 
 
@@ -538,7 +559,7 @@ def test_starttls_then_login_then_mail(demo_settings, demo_wh, tmp_path, monkeyp
         settings = with_notify(standing_still(demo_settings), inbox=inbox, smtp_starttls=True,
                                smtp_username=Secret(USERNAME), smtp_password=Secret(PASSWORD),
                                email_rules=("coverage",), alerts={"coverage_min": 1000.0})
-        [d] = run_refresh(settings, demo_wh).notifications
+        [d] = refresh_and_notify(settings, demo_wh).notifications
         assert d.outcome == "sent", d.error
         assert inbox.logins == [(USERNAME.encode(), PASSWORD.encode())] and len(inbox.messages) == 1
     finally:
@@ -623,9 +644,9 @@ def test_bad_notify_settings_give_one_clear_error(tmp_path, toml, secrets, messa
 
 
 def test_no_channel_means_no_work(demo_settings, demo_wh):
-    result = run_refresh(demo_settings, demo_wh)
+    result = refresh_and_notify(demo_settings, demo_wh)
     assert result.notifications == () and notify.history(demo_wh).empty
-    assert demo_wh.scalar("SELECT count(*) FROM notification_state") == 0
+    assert notify.state(demo_wh, "slack").empty and notify.state(demo_wh, "email").empty
 
 
 def test_the_data_page_shows_the_history_and_sends_test_messages(demo_settings, tmp_path, slack, monkeypatch):
@@ -637,7 +658,7 @@ def test_the_data_page_shows_the_history_and_sends_test_messages(demo_settings, 
     settings = with_notify(replace(demo_settings, warehouse=replace(demo_settings.warehouse, path=str(db))), slack,
                            slack_rules=("coverage",), alerts={"coverage_min": 1000.0})
     with Warehouse.from_settings(settings) as wh:
-        run_refresh(settings, wh)
+        refresh_and_notify(settings, wh)
     assert len(slack.bodies) == 1
     config = tmp_path / "clari.toml"
     config.write_text('[demo]\njob_seconds = 0.02\n[alerts]\ncoverage_min = 1000\n'

@@ -9,15 +9,18 @@ from datetime import timedelta
 import pytest
 from support import wait_until
 
-from clari_data import alerts, analytics, scheduler
+from clari_data import alerts, analytics, notify, rules, scheduler
 from clari_data.config import ScheduleSettings
 from clari_data.scheduler import RefreshService, process_service, running_schedulers, stop_process_services
 
 
-
-
-def runs(service, where="true"):
-    return service.warehouse.scalar(f"SELECT count(*) FROM runs WHERE {where}")
+def runs(service, trigger=None, finished=False) -> int:
+    history = analytics.run_history(service.warehouse)
+    if trigger is not None:
+        history = history[history["trigger"] == trigger]
+    if finished:
+        history = history[history["outcome"] != "running"]
+    return len(history)
 
 
 @pytest.fixture
@@ -49,8 +52,8 @@ def test_simultaneous_run_now_requests_give_one_run(service):
     assert all("already running" in a.message or "moments ago" in a.message for a in answers if not a.accepted)
     time.sleep(0.3)  # a second run, if one had been queued, would have started by now
     assert runs(service) == 1
-    assert service.warehouse.cursor().execute("SELECT trigger, requested_by, outcome FROM runs").fetchone() == (
-        "manual", "someone@example.com", "success")
+    [run] = analytics.run_history(service.warehouse).to_dict("records")
+    assert (run["trigger"], run["requested_by"], run["outcome"]) == ("manual", "someone@example.com", "success")
 
 
 def test_cooldown_after_a_manual_run(service):
@@ -66,7 +69,7 @@ def test_a_short_interval_fires(sim_settings):
     settings = replace(sim_settings, schedule=ScheduleSettings(interval_minutes=0.01))  # every 0.6 s
     svc = RefreshService(settings).start(refresh_if_empty=False)
     try:
-        wait_until(lambda: runs(svc, "trigger = 'schedule' AND outcome <> 'running'") >= 1)
+        wait_until(lambda: runs(svc, "schedule", finished=True) >= 1)
         assert svc.scheduler.get_job(scheduler.JOB_ID).max_instances == 1
         assert svc.scheduler.get_job(scheduler.JOB_ID).coalesce is True
     finally:
@@ -89,8 +92,8 @@ def test_a_failed_refresh_is_recorded_and_raises_the_banner(service, simulator):
     simulator.faults.error_code("export_monthly_quota_reached", times=None)
     assert service.request_run("manual").accepted
     wait_until(lambda: service.state().runs_completed == 1)
-    row = service.warehouse.cursor().execute("SELECT outcome, error FROM runs").fetchone()
-    assert row[0] == "failed" and "quota" in row[1].lower()
+    [run] = analytics.run_history(service.warehouse).to_dict("records")
+    assert run["outcome"] == "failed" and "quota" in run["error"].lower()
     assert service.state().progress.stage == "failed"
     found = {a.rule: a for a in alerts.evaluate(service.warehouse, service.settings, None)}
     assert found["refresh_failed"].severity == "error" and "quota" in found["refresh_failed"].message.lower()
@@ -99,10 +102,10 @@ def test_a_failed_refresh_is_recorded_and_raises_the_banner(service, simulator):
 def test_stale_banner_follows_the_last_success(service):
     service.request_run("manual")
     wait_until(lambda: service.state().runs_completed == 1)
-    status = analytics.status(service.warehouse)
+    fresh_at = analytics.data_status(service.warehouse).fresh_at
     hours = service.settings.alerts.stale_after_hours
-    fresh = alerts.stale_alert(status.fresh_at, hours, status.fresh_at + timedelta(hours=hours - 1))
-    stale = alerts.stale_alert(status.fresh_at, hours, status.fresh_at + timedelta(hours=hours + 1))
+    fresh = rules.stale_alert(fresh_at, fresh_at + timedelta(hours=hours - 1), stale_after_hours=hours)
+    stale = rules.stale_alert(fresh_at, fresh_at + timedelta(hours=hours + 1), stale_after_hours=hours)
     assert fresh is None and stale is not None and f"{hours:g} hours" in stale.message
 
 
@@ -119,6 +122,29 @@ def test_progress_reports_each_stage(service):
     wait_until(lambda: service.state().runs_completed == 1)
     for stage in ("starting", "queued", "exporting", "downloading", "loading", "done"):
         assert stage in seen
+
+
+def test_the_job_sends_the_notifications_after_the_refresh(service, monkeypatch):
+    sent, stages = [], []
+    original = service._on_progress
+
+    def record(p):
+        stages.append(p.stage)
+        original(p)
+
+    def after_refresh(settings, wh, result, progress):
+        assert runs(service, finished=True) == 1  # the run is recorded before anything is sent
+        progress(notify.NOTIFYING, "sending notifications of new alerts")
+        sent.append(result.run_id)
+        return ()
+
+    monkeypatch.setattr(notify, "after_refresh", after_refresh)
+    service._on_progress = record
+    service.request_run("manual")
+    wait_until(lambda: service.state().runs_completed == 1)
+    assert sent == [analytics.run_history(service.warehouse)["run_id"].iloc[0]]
+    assert stages[-2:] == ["done", notify.NOTIFYING]
+    assert service.state().progress.stage == "done"  # the refresh's own last word stays on show
 
 
 def test_one_service_per_process_even_across_module_reloads(sim_settings):
