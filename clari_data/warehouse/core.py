@@ -238,6 +238,27 @@ class WarehouseCore:
         finally:
             cur.close()
 
+    def export_record(self, job_id: str) -> dict[str, Any] | None:
+        """The exports row of a loaded job, as plain values (None: the job loaded nothing)."""
+        cur = self.cursor()
+        try:
+            result = cur.execute(_core("export_record"), {"job_id": job_id})
+            row = result.fetchone()
+            return dict(zip([d[0] for d in result.description], row)) if row else None
+        finally:
+            cur.close()
+
+    def storage(self) -> dict[str, int]:
+        """Bytes in use after a checkpoint (used blocks x block size) and the file's size."""
+        with self._write_lock:
+            cur = self.cursor()
+            try:
+                cur.execute(_core("checkpoint"))
+                block, used = cur.execute(_core("database_size")).fetchone()
+            finally:
+                cur.close()
+        return {"used_bytes": int(block) * int(used), "file_bytes": self.path.stat().st_size}
+
     def memory_limit(self) -> str:
         """DuckDB's memory cap for this process, as DuckDB reports it (e.g. "1.0 GiB")."""
         return str(self._value(_core("memory_limit")))

@@ -332,3 +332,14 @@ def test_tenant_facts_are_remembered_across_opens(tmp_path):
         wh.remember_tenant_fact("crm_types_refused", "true")
     with Warehouse(path) as wh:
         assert wh.tenant_fact("crm_types_refused") == "true"
+
+
+def test_export_record_storage_and_memory_limit(tmp_path):
+    with Warehouse(tmp_path / "w.duckdb", memory_limit="512MB") as wh:
+        assert wh.export_record("job-1") is None
+        loaded = load(wh, golden_export().write(tmp_path / "a.json"))
+        record = wh.export_record("job-1")
+        assert record["export_id"] == loaded.export_id and record["cells"] == 60 and record["status"] == "loaded"
+        storage = wh.storage()
+        assert 0 < storage["used_bytes"] <= storage["file_bytes"]
+        assert "MiB" in wh.memory_limit() or "MB" in wh.memory_limit()
