@@ -1,4 +1,4 @@
--- Notifications (clari_data/notify.py): what each channel was told, and every delivery attempt.
+-- Notifications (clari_data/warehouse/notifications.py): what each channel was told, and every delivery attempt.
 --
 -- notification_state holds, per channel, each alert identity (Alert.keys: rule|scope|subject) seen
 -- firing and whether the current firing streak has been delivered. A key that still fires after it
@@ -18,7 +18,7 @@ CREATE TABLE notification_state (
 );
 
 -- One row per message: a refresh's new alerts for one channel, or a test message from /data.
--- delivery_id is max + 1 under notify.py's lock, not a sequence: DuckDB does not restore a
+-- delivery_id is max + 1 under the warehouse's write lock, not a sequence: DuckDB does not restore a
 -- sequence's state from the write-ahead log after a crash, so a sequence could repeat an id.
 CREATE TABLE notification_deliveries (
     delivery_id BIGINT PRIMARY KEY,
