@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
+from clari_data import analytics
 from clari_data.config import EXPORT_TYPES
 from clari_data.periods import quarter_bounds, week_frames
 from clari_data.simulator import SyntheticOrg
@@ -62,19 +63,6 @@ def write_export(org: SyntheticOrg, period: str, path: Path) -> dict:
         return org.write_export(fh, FORECAST, period, EXPORT_TYPES, True)
 
 
-def _storage(wh: Warehouse) -> dict:
-    """Bytes in use after a checkpoint (used blocks x block size) and the file's size."""
-    cur = wh.cursor()
-    try:
-        cur.execute("CHECKPOINT")
-        row = cur.execute(
-            "SELECT block_size, total_blocks, used_blocks, free_blocks FROM pragma_database_size()").fetchone()
-    finally:
-        cur.close()
-    block, _total, used, _free = row
-    return {"used_bytes": int(block) * int(used), "file_bytes": wh.path.stat().st_size}
-
-
 def build(plan: Plan, db_path: Path, work: Path, log=print) -> dict:
     """Build the tenant's warehouse at `db_path`; return the storage series and build timings."""
     work.mkdir(parents=True, exist_ok=True)
@@ -94,7 +82,7 @@ def build(plan: Plan, db_path: Path, work: Path, log=print) -> dict:
             wh.load_export(doc, forecast_id=FORECAST, job_id=f"bench-{period}", requested_period=period,
                            exported_at=org.now)
             timings["load_s"] += time.perf_counter() - t
-        before = _storage(wh)
+        before = wh.storage()
         for day in range(plan.days):
             org.now = plan.day_clock(day)
             t = time.perf_counter()
@@ -105,7 +93,7 @@ def build(plan: Plan, db_path: Path, work: Path, log=print) -> dict:
                                     requested_period=None, exported_at=org.now)
             load_s = time.perf_counter() - t
             timings["load_s"] += load_s
-            after = _storage(wh)
+            after = wh.storage()
             series.append({
                 "day": day, "weeks": info["frames"], "file_bytes": doc.stat().st_size, "cells": result.cells,
                 "cells_added": result.cells_added, "cells_changed": result.cells_changed,
@@ -118,7 +106,8 @@ def build(plan: Plan, db_path: Path, work: Path, log=print) -> dict:
             if log and (day % 10 == 9 or day == plan.days - 1):
                 log(f"  day {day + 1}/{plan.days}: {result.cells:,} cells, {result.cells_added:,} new, "
                     f"{result.cells_changed:,} changed, +{series[-1]['bytes_added'] / 1e6:.2f} MB, load {load_s:.2f} s")
-        versions = wh.scalar("SELECT count(*) FROM cell_versions")
+        counts = analytics.row_counts(wh)
+        versions = counts.loc[counts["table_name"] == "cell_versions", "rows"].iloc[0]
     doc.unlink(missing_ok=True)
     timings["total_s"] = time.perf_counter() - started
     return {"series": series, "cell_versions": int(versions), "past_quarters": past, "timings": timings}

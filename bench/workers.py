@@ -122,8 +122,8 @@ def refresh(args: dict) -> dict:
         t1 = time.perf_counter()
         sampler.phase = "after"
         outcome = result.outcomes[0]
-        row = wh.scalar("SELECT to_json(e) FROM exports e WHERE job_id = ?", [outcome.job_id])
-        limit = wh.scalar("SELECT current_setting('memory_limit')")
+        record = wh.export_record(outcome.job_id)
+        limit = wh.memory_limit()
         wh.close()
     if result.outcome != "success":
         raise SystemExit(f"the refresh failed: {result.failures}")
@@ -136,7 +136,7 @@ def refresh(args: dict) -> dict:
         "download": first["loading"] - first["downloading"],
         "load": t1 - first["loading"],  # load, change detection, bookkeeping
     }
-    export = json.loads(row) if row else {}
+    export = json.loads(json.dumps(record, default=str)) if record else {}  # timestamps as text
     return {"seconds": t1 - t0, "phases": phases, "peak_rss": peak_rss_bytes(), "baseline_rss": baseline,
             "phase_peaks": sampler.peaks, "job_id": outcome.job_id, "status": outcome.status,
             "entries": outcome.entries, "export": export, "memory_limit": limit}
