@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,11 +34,13 @@ log = logging.getLogger("clari_data.client")
 # so a status outside this list (RUNNING, QUEUED, ...) means "still running", never an error.
 JOB_STATES = ("SCHEDULED", "STARTED", "DONE", "FAILED", "CANCELLED", "ABORTED")
 TERMINAL_STATES = frozenset({"DONE", "FAILED", "CANCELLED", "ABORTED"})
+UNDOCUMENTED_STATUS = " (a status the Export API does not document: still running)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Failures that happen before a single byte of the request left: a POST hit by one cannot
 # have queued an export, so repeating it costs no quota.
 NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAX_MESSAGE = 300
+DEFAULT_RETRY = ClariSettings().retry_policy()  # [clari]'s defaults, for a client made without settings
 CHUNK = 64 * 1024
 
 
@@ -259,7 +261,7 @@ class _ShortBody(Exception):
 
 class ClariClient:
     def __init__(self, base_url: str, api_key: Secret | str, *, timeout: float = 30.0,
-                 retry: RetryPolicy = ClariSettings().retry_policy(), max_retry_after: float = 300.0,
+                 retry: RetryPolicy = DEFAULT_RETRY, max_retry_after: float = 300.0,
                  poll_interval: float = 5.0, poll_deadline: float = 900.0,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
@@ -353,7 +355,7 @@ class ClariClient:
             job = self.get_job(job_id)
             if job.status not in seen:
                 seen.add(job.status)
-                unknown = "" if job.status in JOB_STATES else " (a status the Export API does not document: still running)"
+                unknown = "" if job.status in JOB_STATES else UNDOCUMENTED_STATUS
                 log.info("export job %s is %s%s", job.job_id, job.status, unknown)
             if on_status is not None:
                 on_status(job)
@@ -488,13 +490,13 @@ class ClariClient:
             try:
                 now = email.utils.parsedate_to_datetime(resp.headers["date"])
             except (KeyError, TypeError, ValueError):
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
             if when.tzinfo is None or now.tzinfo is None:
                 return None
             wait = max(0.0, (when - now).total_seconds())
         if wait > self.max_retry_after:
-            until = datetime.now(timezone.utc).timestamp() + wait
-            stamp = datetime.fromtimestamp(until, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            until = datetime.now(UTC).timestamp() + wait
+            stamp = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
             cls = RateLimitedError if resp.status_code == 429 else ServerError
             raise cls(f"Clari asked to wait {wait:.0f} s before the next request to {what}, longer than "
                       f"this client waits ({self.max_retry_after:.0f} s); try again after {stamp}.",

@@ -7,8 +7,8 @@ periods are the fiscal quarters of `FiscalCalendar` (calendar quarters unless to
 The story behind the numbers, per rep and quarter (all seeded from `(seed, forecast, period,
 user index)`, so no value depends on the order in which anything is generated):
 
-- quota 200k-700k (a rep keeps theirs from quarter to quarter); the actual (closed won at the quarter's end) is quota x attainment, spread
-  roughly 50%-140% around 95%;
+- quota 200k-700k (a rep keeps theirs from quarter to quarter); the actual (closed won at the
+  quarter's end) is quota x attainment, spread roughly 50%-140% around 95%;
 - closed won grows along a back-loaded S-curve to the actual, moving only on days a deal closes;
   the CRM pipeline total is closed + open pipeline, open starting near 1.5x-4.5x of quota and
   shrinking as deals close or slip;
@@ -31,9 +31,10 @@ import math
 import random
 import unicodedata
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import BinaryIO, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import BinaryIO
 
 from ..config import EXPORT_TYPES, PERIOD_RE
 from ..periods import periods_ending_at
@@ -137,7 +138,7 @@ def _ms(moment: datetime) -> int:
 
 
 def _day_ms(day: date) -> int:
-    return _ms(datetime.combine(day, time(0), tzinfo=timezone.utc))
+    return _ms(datetime.combine(day, time(0), tzinfo=UTC))
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class _Calendar:
     s2: tuple[float, ...]  # pipeline burn curve of t
 
     @classmethod
-    def build(cls, period: str, fiscal: FiscalCalendar) -> "_Calendar":
+    def build(cls, period: str, fiscal: FiscalCalendar) -> _Calendar:
         frames = tuple(fiscal.week_frames(period))
         start, end = fiscal.bounds(period)
         monday = frames[0][1]
@@ -208,7 +209,7 @@ class SyntheticOrg:
         self.fiscal = FiscalCalendar(fiscal_start_month)
         self.past_quarters = past_quarters
         self.forecasts = tuple(forecasts)
-        self.now = now if now is not None else datetime.now(timezone.utc)
+        self.now = now if now is not None else datetime.now(UTC)
         self._build_fields(extra_fields)
         self._build_users(users)
 
@@ -226,7 +227,7 @@ class SyntheticOrg:
     def _aware(moment: datetime) -> datetime:
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError("the simulator's clock needs a timezone-aware datetime (UTC)")
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
 
     def advance(self, days: float) -> datetime:
         """Move the clock forward by `days` (fractions allowed); returns the new time."""
@@ -564,7 +565,8 @@ class SyntheticOrg:
         raise ValueError(metric)
 
     def _write_document(
-        self, fh: BinaryIO, cal: _Calendar, grid: dict, weeks: list[int], selected: list[int], types: set[str], code: str
+        self, fh: BinaryIO, cal: _Calendar, grid: dict, weeks: list[int], selected: list[int], types: set[str],
+        code: str,
     ) -> int:
         n = len(self.users)
         want_fc = "forecast" in types
@@ -615,12 +617,12 @@ class SyntheticOrg:
                     if kind == CALL:
                         parts = []
                         if want_fc:
-                            parts.append('"forecastValue":%.1f' % values[k])
+                            parts.append(f'"forecastValue":{values[k]:.1f}')
                         if want_upd:
                             if upd_part is None:
                                 upd = upd_a[k]
                                 upd_part = (
-                                    '"isUpdated":true,"updatedBy":%s,"updatedOn":%d' % (names[i], upd)
+                                    f'"isUpdated":true,"updatedBy":{names[i]},"updatedOn":{int(upd)}'
                                     if upd
                                     else '"isUpdated":false,"updatedBy":null,"updatedOn":null'
                                 )
@@ -629,14 +631,14 @@ class SyntheticOrg:
                             a = adj_a[k]
                             if a == a:
                                 parts.append(
-                                    '"adjustmentValue":%.1f,"adjustedBy":%s,"adjustedOn":%d'
-                                    % (a, parent_names[i], adjon_a[k])
+                                    f'"adjustmentValue":{a:.1f},"adjustedBy":{parent_names[i]},'
+                                    f'"adjustedOn":{int(adjon_a[k])}'
                                 )
                         if not parts:
                             continue
                         body = ",".join(parts)
                     else:
-                        body = amount_key[kind] + "%.1f" % values[k]
+                        body = f"{amount_key[kind]}{values[k]:.1f}"
                     pending.append(sep + uh + fid + mid + body + tail)
                     sep = ",\n"
                     count += 1
@@ -664,8 +666,8 @@ class SyntheticOrg:
         self._write_list(fh, "timePeriods", [period_doc])
         write(b",\n")
         frames = [
-            {"timeFrameId": cal.frames[w][0], "startDate": cal.frames[w][1].isoformat(), "endDate": cal.frames[w][2].isoformat()}
-            for w in weeks
+            {"timeFrameId": tf, "startDate": first.isoformat(), "endDate": last.isoformat()}
+            for tf, first, last in (cal.frames[w] for w in weeks)
         ]
         self._write_list(fh, "timeFrames", frames)
         write(b"}\n")
@@ -673,7 +675,7 @@ class SyntheticOrg:
 
     @staticmethod
     def _write_list(fh: BinaryIO, key: str, items) -> None:
-        fh.write(('"%s":[' % key).encode())
+        fh.write(f'"{key}":['.encode())
         sep = "\n"
         chunk: list[str] = []
         for item in items:

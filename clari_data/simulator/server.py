@@ -5,8 +5,9 @@ docs/reference/clari-export-api.md): asynchronous export jobs with their lifecyc
 org's limits, the documented error bodies (including the refusal of the CRM export types),
 gateway 401/404/429 answers, and the silent fallback of an unknown time period to the current
 quarter. Options reproduce what production integrations meet beyond the published spec (a
-`RUNNING` status, a job id sent as `id`); `FaultPlan` injects the failures a client must survive. `/_sim/...` (no auth, outside `/v4`) lets a test in another process move
-the clock and inject faults.
+`RUNNING` status, a job id sent as `id`); `FaultPlan` injects the failures a client must
+survive. `/_sim/...` (no auth, outside `/v4`) lets a test in another process move the clock
+and inject faults.
 
 The API key is compared and never logged, echoed or stored in the request log.
 """
@@ -24,11 +25,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..config import EXPORT_TYPES, PERIOD_RE
@@ -37,7 +39,12 @@ from .org import CURRENCIES, DEFAULT_TYPES, ORG_ID, SyntheticOrg
 DEMO_API_KEY = "demo-key"
 
 TERMINAL = frozenset({"DONE", "FAILED", "CANCELLED", "ABORTED"})
-RUNNING_STATES = ("SCHEDULED", "STARTED")  # what the spec's job status enum lists before the end
+# The spec contradicts itself on both of these; the simulator follows what a tenant answers:
+# - its job status enum lists SCHEDULED and STARTED before the end (and its prose says a job "will be
+#   initialized with STARTED"), while /admin/limits speaks of jobs "in the RUNNING state";
+# - its typesToExport enum lists crm_total and crm_closed, while its own type_not_supported example
+#   refuses them for the Export API (production integrations never ask for them).
+RUNNING_STATES = ("SCHEDULED", "STARTED")
 CRM_TYPES = frozenset({"crm_total", "crm_closed"})
 JOB_ID_FIELDS = ("jobId", "id")
 DAY_MS = 86_400_000
@@ -58,7 +65,9 @@ RESULT_MODES = (
     "empty",
     "extra_keys",
 )
-ERROR_CODES = ("export_monthly_quota_reached", "no_optin", "no_such_forecast_config", "type_not_supported", "bad_request")
+ERROR_CODES = (
+    "export_monthly_quota_reached", "no_optin", "no_such_forecast_config", "type_not_supported", "bad_request",
+)
 
 TYPE_NOT_SUPPORTED_MESSAGE = (
     "CRM Totals and CRM Closed are not supported typeToExport values for Export API. Please see "
@@ -88,7 +97,8 @@ class FaultPlan:
         self._rules: list[_Rule] = []
 
     # -- adding rules
-    def _add(self, kind: str, times: int | None, method: str | None = None, path: str | None = None, **args: Any) -> None:
+    def _add(self, kind: str, times: int | None, method: str | None = None, path: str | None = None,
+             **args: Any) -> None:
         if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
             raise ValueError("times must be a whole number of at least 1, or None for every time")
         if method is not None and not isinstance(method, str):
@@ -124,7 +134,8 @@ class FaultPlan:
             raise ValueError("seconds must be a number of at least 0")
         self._add("delay", times, method, path, seconds=float(seconds))
 
-    def cut(self, after_bytes: int, path: str | None = r"/results$", method: str | None = None, times: int | None = 1) -> None:
+    def cut(self, after_bytes: int, path: str | None = r"/results$", method: str | None = None,
+            times: int | None = 1) -> None:
         """Send the full Content-Length, then only `after_bytes` bytes of the body, then close."""
         if not isinstance(after_bytes, int) or isinstance(after_bytes, bool) or after_bytes < 0:
             raise ValueError("after_bytes must be a whole number of at least 0")
@@ -164,7 +175,8 @@ class FaultPlan:
         """The rules not yet used up, as plain data."""
         with self._lock:
             return [
-                {"kind": r.kind, "times": r.times, "method": r.method, "path": r.path.pattern if r.path else None, **r.args}
+                {"kind": r.kind, "times": r.times, "method": r.method,
+                 "path": r.path.pattern if r.path else None, **r.args}
                 for r in self._rules
             ]
 
@@ -340,7 +352,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], sim: "SimulatorServer") -> None:
+    def __init__(self, address: tuple[str, int], sim: SimulatorServer) -> None:
         self.sim = sim
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
@@ -471,7 +483,7 @@ class SimulatorServer:
         return f"SimulatorServer(base_url={self.base_url if self._httpd else None!r}, jobs={len(self.jobs)})"
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> "SimulatorServer":
+    def start(self) -> SimulatorServer:
         if self._httpd is not None:
             return self
         httpd = _HTTPServer((self.host, self.port), self)  # fails here if the port is taken
@@ -504,7 +516,7 @@ class SimulatorServer:
             self.workdir = self._workdir_arg
             self._own_workdir = False
 
-    def __enter__(self) -> "SimulatorServer":
+    def __enter__(self) -> SimulatorServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -663,7 +675,8 @@ class SimulatorServer:
             resp.headers.update(headers)
             return resp
         if status == 404:
-            return _json(404, {"message": "no Route matched with those values", "request_id": uuid.uuid4().hex}, headers)
+            return _json(404, {"message": "no Route matched with those values", "request_id": uuid.uuid4().hex},
+                         headers)
         resp = _error(status, "SWW", "Something went wrong")
         resp.headers.update(headers)
         return resp
@@ -673,7 +686,8 @@ class SimulatorServer:
         if code == "export_monthly_quota_reached":
             return self._quota_error()
         if code == "no_optin":
-            return _error(401, "no_optin", f"No optins for scope {self._user_scope(user_id)} for forecast '{forecast_id}'.", "fcw")
+            scope = self._user_scope(user_id)
+            return _error(401, "no_optin", f"No optins for scope {scope} for forecast '{forecast_id}'.", "fcw")
         if code == "no_such_forecast_config":
             return _error(400, code, f"Forecast {forecast_id} does not exist in the ForecastTemplate.", "fcw")
         if code == "type_not_supported":
@@ -684,7 +698,8 @@ class SimulatorServer:
         return _error(
             400,
             "export_monthly_quota_reached",
-            f"The monthly quota limit of {self.monthly_quota} or concurrent limit of {self.concurrent_limit} has been reached.",
+            f"The monthly quota limit of {self.monthly_quota} or concurrent limit of {self.concurrent_limit} "
+            "has been reached.",
         )
 
     def _parse_request(self, forecast_id: str, user_id: int, params: dict[str, Any], *, export: bool) -> dict[str, Any]:
@@ -713,7 +728,8 @@ class SimulatorServer:
         if historical is None:
             historical = False
         if not isinstance(historical, bool):
-            raise bad(f"The request body was malformed: includeHistorical must be true or false, not {json.dumps(historical)}")
+            raise bad("The request body was malformed: includeHistorical must be true or false, "
+                      f"not {json.dumps(historical)}")
 
         currency = params.get("currency")
         if currency is not None and (not isinstance(currency, str) or currency not in CURRENCIES):
@@ -724,7 +740,8 @@ class SimulatorServer:
             raise bad(f"The request body was malformed: schedule must be NONE, ONCE or MAX, not {json.dumps(schedule)}")
         export_format = params.get("exportFormat")
         if export_format is not None and export_format not in ("JSON", "CSV"):
-            raise bad(f"The request body was malformed: exportFormat must be JSON or CSV, not {json.dumps(export_format)}")
+            raise bad("The request body was malformed: exportFormat must be JSON or CSV, "
+                      f"not {json.dumps(export_format)}")
         if export_format == "CSV":
             raise bad("The export format CSV is unavailable for this export; use JSON.")
 
@@ -739,7 +756,8 @@ class SimulatorServer:
 
         requested = params.get("timePeriod")
         if requested is not None and not isinstance(requested, str):
-            raise bad(f"The request body was malformed: timePeriod must be a string like \"2026_Q1\", not {json.dumps(requested)}")
+            raise bad("The request body was malformed: timePeriod must be a string like \"2026_Q1\", "
+                      f"not {json.dumps(requested)}")
         as_of = self.org.now
         current = self.org.periods(as_of)[0]
         period = requested if isinstance(requested, str) and PERIOD_RE.fullmatch(requested) else current
@@ -889,7 +907,8 @@ class SimulatorServer:
         job = self._job_for(user_id, job_id)
         new = job.cancel()
         if new is None:
-            return _error(400, "export_failed_to_cancel", "Cannot cancel the job because it already finished executing.")
+            return _error(400, "export_failed_to_cancel",
+                          "Cannot cancel the job because it already finished executing.")
         return _json(200, {"status": new, "successful": True})
 
     def _api_results(self, user_id: int, job_id: str, _query: Any, _body: bytes) -> _Response:
@@ -925,7 +944,8 @@ class SimulatorServer:
             },
         )
 
-    def _api_forecast_sync(self, user_id: int, forecast_id: str, query: dict[str, list[str]], _body: bytes) -> _Response:
+    def _api_forecast_sync(self, user_id: int, forecast_id: str, query: dict[str, list[str]],
+                           _body: bytes) -> _Response:
         params: dict[str, Any] = {}
         if "timePeriod" in query:
             params["timePeriod"] = query["timePeriod"][-1]

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -24,7 +24,7 @@ from clari_data.simulator import DEMO_API_KEY, FaultPlan, SimulatorServer, Synth
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "reference" / "clari-api-openapi.yml"
-NOW = datetime(2026, 5, 13, 15, 0, tzinfo=timezone.utc)  # week 7 of 2026_Q2
+NOW = datetime(2026, 5, 13, 15, 0, tzinfo=UTC)  # week 7 of 2026_Q2
 # Every type Clari's Export API takes: it refuses crm_total and crm_closed (type_not_supported).
 TYPES = ["forecast", "quota", "forecast_updated", "adjustment"]
 JOB_FIELDS = {
@@ -352,7 +352,8 @@ def test_documented_export_errors(spec):
             assert body["message"] == (
                 "CRM Totals and CRM Closed are not supported typeToExport values for Export API. Please see "
                 "Forecast API documentation if you’d like to retrieve CRM Totals or CRM Closed values.")
-        body = check(c.post("/export/forecast/net_arr", json={"typesToExport": ["forecast_value", "quota_value", "forecast"]}), 400, "bad_request")
+        wrong = ["forecast_value", "quota_value", "forecast"]
+        body = check(c.post("/export/forecast/net_arr", json={"typesToExport": wrong}), 400, "bad_request")
         assert body["message"] == 'The following typesToExport values are invalid: ["forecast_value", "quota_value"]'
         check(c.post("/export/forecast/net_arr", json={"typesToExport": "forecast"}), 400, "bad_request")
         check(c.post("/export/forecast/net_arr", json={"typesToExport": []}), 400, "bad_request")
@@ -460,7 +461,8 @@ def test_sync_forecast_read_is_the_latest_week(client):
                       "fc_best_case": {"forecastValue"}, "fc_quota": {"quotaValue"},
                       "crm_pipeline": {"aggregationTotal"}, "crm_closed_won": {"forecastValue"}}
     r = client.get("/forecast/net_arr", params={"timePeriod": "2026_Q1"})
-    assert r.json()["timeFrames"] == [{"timeFrameId": "TF:2026-03-30", "startDate": "2026-03-30", "endDate": "2026-04-05"}]
+    assert r.json()["timeFrames"] == [
+        {"timeFrameId": "TF:2026-03-30", "startDate": "2026-03-30", "endDate": "2026-04-05"}]
     error_of(client.get("/forecast/nope"), 400, "no_such_forecast_config")
     error_of(client.get("/forecast/net_arr", params={"typesToExport": "bogus"}), 400, "bad_request")
 
@@ -627,7 +629,8 @@ def test_result_body_structure_faults(server, client, baseline):
     doc = r.json()
     assert set(doc) - set(baseline) == {"exportMetadata"}
     assert len(doc["entries"]) == len(baseline["entries"])
-    assert all(set(e) - set(b) == {"simulatorTrace", "legacyOwnerName"} for e, b in zip(doc["entries"], baseline["entries"]))
+    assert all(set(e) - set(b) == {"simulatorTrace", "legacyOwnerName"}
+               for e, b in zip(doc["entries"], baseline["entries"]))
 
 
 def test_result_body_period_fallback(server, client):
@@ -685,7 +688,8 @@ def test_control_endpoints(server, client):
     assert server.org.now == NOW + timedelta(days=60)
     assert httpx.post(root + "/_sim/advance", json={"days": "soon"}).status_code == 400
 
-    r = httpx.post(root + "/_sim/faults", json={"kind": "http_status", "status": 429, "retry_after": "3", "path": "/admin/limits"})
+    r = httpx.post(root + "/_sim/faults",
+                   json={"kind": "http_status", "status": 429, "retry_after": "3", "path": "/admin/limits"})
     assert r.status_code == 200 and r.json()["pending"][0]["kind"] == "http_status"
     assert client.get("/admin/limits").status_code == 429
     httpx.post(root + "/_sim/faults", json={"kind": "job_outcome", "status": "FAILED"})
@@ -694,7 +698,8 @@ def test_control_endpoints(server, client):
     httpx.post(root + "/_sim/faults", json={"kind": "error_code", "code": "no_optin", "times": None})
     assert httpx.delete(root + "/_sim/faults").json() == {"ok": True, "pending": []}
     queue(client)
-    for bad in ({"kind": "meteor"}, {"kind": "http_status"}, {"kind": "result_body", "mode": "gibberish"}, {"kind": "cut", "after_bytes": -1}):
+    for bad in ({"kind": "meteor"}, {"kind": "http_status"}, {"kind": "result_body", "mode": "gibberish"},
+                {"kind": "cut", "after_bytes": -1}):
         assert httpx.post(root + "/_sim/faults", json=bad).status_code == 400
     assert httpx.get(root + "/_sim/state").json()["jobs"] == 2
     assert httpx.get(root + "/_sim/nope").status_code == 404
@@ -714,7 +719,11 @@ def test_fault_plan_rules_in_order_and_thread_safe():
     assert plan.take("delay", "GET", "/a") is None and plan.take("delay", "post", "/a")["seconds"] == 0.1
     plan.result_body("empty", times=500)
     taken = []
-    threads = [threading.Thread(target=lambda: [taken.append(plan.take("result_body")) for _ in range(100)]) for _ in range(8)]
+    def take_many():
+        for _ in range(100):
+            taken.append(plan.take("result_body"))
+
+    threads = [threading.Thread(target=take_many) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -743,7 +752,7 @@ def test_stop_releases_the_port_and_cleans_up():
                 c.get("/admin/limits")
         assert not workdir.exists()
         with pytest.raises(RuntimeError):
-            s.base_url
+            _ = s.base_url
     finally:
         s.stop()  # idempotent
 

@@ -11,7 +11,7 @@ import re
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,7 +22,7 @@ from clari_data.config import Secret
 from clari_data.simulator import DEMO_API_KEY, SimulatorServer, SyntheticOrg
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 5, 13, 15, 0, tzinfo=timezone.utc)  # week 7 of 2026_Q2
+NOW = datetime(2026, 5, 13, 15, 0, tzinfo=UTC)  # week 7 of 2026_Q2
 ALL_TYPES = ["forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed"]
 TYPES = ["forecast", "quota", "forecast_updated", "adjustment"]
 CRM_MESSAGE = ("CRM Totals and CRM Closed are not supported typeToExport values for Export API. Please see "
@@ -249,7 +249,7 @@ def test_cells_truncated_fault(tmp_path):
 
 # --------------------------------------------------------------------------- fiscal calendars
 def test_fiscal_tenant_over_http():
-    org = make_org(now=datetime(2027, 1, 20, 15, 0, tzinfo=timezone.utc), fiscal_start_month=2)
+    org = make_org(now=datetime(2027, 1, 20, 15, 0, tzinfo=UTC), fiscal_start_month=2)
     with SimulatorServer(org, job_seconds=0) as s, http(s) as c:
         root = s.base_url[: -len("/v4")]
         assert httpx.get(root + "/_sim/state").json()["current_period"] == "2027_Q4"

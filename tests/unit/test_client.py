@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -263,7 +263,8 @@ def test_wait_for_job_deadline_cancels_then_raises():
 
 
 def test_wait_for_job_last_poll_lands_on_the_deadline():
-    client, fake, clock = make({JOB: [job_reply("SCHEDULED")], PATCH: [httpx.Response(200, json={"status": "CANCELLED"})]},
+    client, fake, clock = make({JOB: [job_reply("SCHEDULED")],
+                                PATCH: [httpx.Response(200, json={"status": "CANCELLED"})]},
                                poll_interval=5, poll_deadline=12)
     fails(JobDeadlineError, client.wait_for_job, JOB_ID)
     assert clock.sleeps == [5, 5, 2]
@@ -428,7 +429,8 @@ def call(client: ClariClient, route, tmp_path):
     return client.get_job(JOB_ID)
 
 
-@pytest.mark.parametrize("route, reply, exc_type, phrases", ERRORS, ids=[e[2].__name__ + str(i) for i, e in enumerate(ERRORS)])
+@pytest.mark.parametrize("route, reply, exc_type, phrases", ERRORS,
+                         ids=[e[2].__name__ + str(i) for i, e in enumerate(ERRORS)])
 def test_error_codes_become_typed_errors(route, reply, exc_type, phrases, tmp_path):
     client, fake, clock = make({route: [reply]})
     error = fails(exc_type, call, client, route, tmp_path)
@@ -482,7 +484,7 @@ def test_retry_after_http_date_against_server_date():
 
 
 def test_retry_after_http_date_without_server_date():
-    when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
     client, _, clock = make({JOB: [httpx.Response(429, headers={"Retry-After": when}), job_reply("DONE")]})
     client.get_job(JOB_ID)
     (wait,) = clock.sleeps

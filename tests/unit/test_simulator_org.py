@@ -9,19 +9,18 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from clari_data.periods import week_frames
 from clari_data.simulator import SyntheticOrg
 from clari_data.simulator.org import CURRENCIES
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_TYPES = ["forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed"]
 # A Wednesday afternoon in week 7 of the 14 weeks of 2026_Q2 (which starts on a Wednesday).
-MID_Q2 = datetime(2026, 5, 13, 15, 0, tzinfo=timezone.utc)
+MID_Q2 = datetime(2026, 5, 13, 15, 0, tzinfo=UTC)
 BASE_FIELDS = ["fc_commit", "fc_most_likely", "fc_best_case", "fc_quota", "crm_closed_won", "crm_pipeline"]
 CALL_FIELDS = {"fc_commit", "fc_most_likely", "fc_best_case"}
 
@@ -162,7 +161,7 @@ def test_document_shape_and_lookups(org):
             "crmId": doc["timePeriods"][0]["crmId"],
         }
     ]
-    weeks = [tf for tf, start, _end in week_frames("2026_Q2") if start <= MID_Q2.date()]
+    weeks = [tf for tf, start, _end in org.fiscal.week_frames("2026_Q2") if start <= MID_Q2.date()]
     assert len(weeks) == 7 and weeks[0] == "TF:2026-03-30"  # week 1 starts before the quarter
     frame_ids = [f["timeFrameId"] for f in doc["timeFrames"]]
     assert sorted(frame_ids) == weeks
@@ -326,7 +325,7 @@ def test_callers_converge_to_the_actual(org, past_doc):
         p = org.profile(u["userId"], "2026_Q1")
         kinds[p.archetype] += 1
         uid = u["userId"]
-        get = lambda week, field, key: entries[("2026_Q1", week, uid, field)][key]  # noqa: E731
+        get = lambda week, field, key, uid=uid: entries[("2026_Q1", week, uid, field)][key]  # noqa: E731
         actual = get(last, "crm_closed_won", "aggregationTotal")
         assert actual == p.actual  # closed won at the quarter's end is the actual
         assert get(first, "fc_quota", "quotaValue") == p.quota
@@ -363,10 +362,11 @@ def test_managers_roll_up_their_direct_reports(org, past_doc):
         kids = children[m["hierarchyId"]]
         assert kids
         for week in weeks:
-            def value(u, field, key):
+            def value(u, field, key, week=week):
                 return entries[("2026_Q1", week, u["userId"], field)][key]
 
-            for field, key in (("fc_quota", "quotaValue"), ("crm_closed_won", "aggregationTotal"), ("crm_pipeline", "aggregationTotal")):
+            for field, key in (("fc_quota", "quotaValue"), ("crm_closed_won", "aggregationTotal"),
+                               ("crm_pipeline", "aggregationTotal")):
                 assert value(m, field, key) == sum(value(k, field, key) for k in kids), (m["name"], field, week)
             effective = 0.0
             for k in kids:
@@ -380,7 +380,7 @@ def test_pipeline_coverage_varies_by_rep(org, past_doc):
     week = "TF:2026-01-05"  # week 2
     coverages = []
     for u in reps(org):
-        get = lambda field, key: entries[("2026_Q1", week, u["userId"], field)][key]  # noqa: E731
+        get = lambda field, key, u=u: entries[("2026_Q1", week, u["userId"], field)][key]  # noqa: E731
         closed = get("crm_closed_won", "aggregationTotal")
         pipeline = get("crm_pipeline", "aggregationTotal")
         assert pipeline >= closed
@@ -400,7 +400,7 @@ def test_submission_and_override_rates(org, past_doc):
     assert 0.55 <= len(updated) / len(commits) <= 0.85
     for e in updated:
         assert e["updatedBy"] == names[e["userId"]]
-        start = datetime.fromisoformat(e["timeFrameId"][3:]).replace(tzinfo=timezone.utc)
+        start = datetime.fromisoformat(e["timeFrameId"][3:]).replace(tzinfo=UTC)
         assert start.timestamp() * 1000 <= e["updatedOn"] < (start + timedelta(days=7)).timestamp() * 1000
     for e in commits:
         if not e["isUpdated"]:
@@ -472,15 +472,14 @@ def test_ten_thousand_users_stream_in_bounded_memory():
         org = SyntheticOrg(users=10_000, extra_fields=2, now=datetime(2026, 4, 2, 12, tzinfo=timezone.utc))
         sink = Sink()
         start = time.perf_counter()
-        info = org.write_export(sink, "net_arr", "2026_Q1", %r, True)
+        info = org.write_export(sink, "net_arr", "2026_Q1", ALL_TYPES, True)
         seconds = time.perf_counter() - start
         with open("/proc/self/status") as fh:
             peak_kb = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM"))
         print(json.dumps({"info": info, "seconds": seconds, "bytes": sink.size, "peak_mb": peak_kb / 1024,
                           "head": sink.head.decode(errors="replace"), "tail": sink.tail.decode(errors="replace")}))
         """
-        % (ALL_TYPES,)
-    )
+    ).replace("ALL_TYPES", repr(ALL_TYPES))
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -512,7 +511,7 @@ def test_public_interface():
 def test_the_clock_can_be_set_but_must_be_aware():
     org = SyntheticOrg(now=MID_Q2)
     org.now = datetime(2026, 8, 1, 9, 0, tzinfo=timezone(timedelta(hours=2)))
-    assert org.now == datetime(2026, 8, 1, 7, 0, tzinfo=timezone.utc) and org.now.tzinfo == timezone.utc
+    assert org.now == datetime(2026, 8, 1, 7, 0, tzinfo=UTC) and org.now.tzinfo == UTC
     assert org.current_period() == "2026_Q3"
     with pytest.raises(ValueError):
         org.now = datetime(2026, 8, 1)

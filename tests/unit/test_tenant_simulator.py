@@ -5,17 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from clari_data.periods import quarter_bounds, quarter_of, week_frames
 from clari_data.simulator import SyntheticOrg
 from clari_data.simulator.fiscal import FiscalCalendar
 
 ALL_TYPES = ["forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed"]
 EXPORT_TYPES = ["forecast", "quota", "forecast_updated", "adjustment"]  # what Clari's Export API takes
-MID_Q2 = datetime(2026, 5, 13, 15, 0, tzinfo=timezone.utc)
+MID_Q2 = datetime(2026, 5, 13, 15, 0, tzinfo=UTC)
 CRM_FIELDS = {"crm_closed_won", "crm_pipeline", "crm_open", "crm_commit_pipeline"}
 
 
@@ -47,7 +46,7 @@ GOLDEN_CASES = {
                               {"currency": "EUR"}),
     "q2_quota_latest": (dict(seed=7, users=60, now=MID_Q2),
                         ("2026_Q2", ["quota", "adjustment", "crm_closed", "crm_total"], False), {}),
-    "q3_boundary": (dict(seed=3, users=40, now=datetime(2026, 7, 1, 0, 30, tzinfo=timezone.utc)),
+    "q3_boundary": (dict(seed=3, users=40, now=datetime(2026, 7, 1, 0, 30, tzinfo=UTC)),
                     ("2026_Q3", ALL_TYPES, True), {}),
 }
 
@@ -99,15 +98,19 @@ def test_crm_fields_need_forecast_or_their_own_type():
 
 
 # --------------------------------------------------------------------------- fiscal calendars
-def test_the_calendar_year_is_what_periods_py_knows():
+def test_the_default_is_the_calendar_year():
     cal = FiscalCalendar()
-    day = date(2024, 1, 1)
-    while day < date(2028, 1, 1):
-        assert cal.quarter_of(day) == quarter_of(day)
-        day += timedelta(days=1)
-    for period in ("2025_Q1", "2025_Q2", "2025_Q3", "2025_Q4", "2028_Q1"):
-        assert cal.bounds(period) == quarter_bounds(period)
-        assert cal.week_frames(period) == week_frames(period)
+    assert [cal.bounds(f"2025_Q{q}") for q in (1, 2, 3, 4)] == [
+        (date(2025, 1, 1), date(2025, 3, 31)),
+        (date(2025, 4, 1), date(2025, 6, 30)),
+        (date(2025, 7, 1), date(2025, 9, 30)),
+        (date(2025, 10, 1), date(2025, 12, 31)),
+    ]
+    assert [cal.quarter_of(d) for d in (date(2025, 12, 31), date(2026, 1, 1), date(2026, 3, 31), date(2026, 4, 1))] == [
+        "2025_Q4", "2026_Q1", "2026_Q1", "2026_Q2"]
+    frames = cal.week_frames("2026_Q2")  # 1 April 2026 is a Wednesday
+    assert frames[0] == ("TF:2026-03-30", date(2026, 3, 30), date(2026, 4, 5))
+    assert frames[-1] == ("TF:2026-06-29", date(2026, 6, 29), date(2026, 7, 5)) and len(frames) == 14
 
 
 @pytest.mark.parametrize("day,period", [
@@ -164,9 +167,10 @@ def test_weeks_follow_the_fiscal_quarter(start_month):
         frames = cal.week_frames(period)
         assert frames[0][1] <= first < frames[0][1] + timedelta(days=7)  # week 1 holds the first day
         assert frames[-1][1] <= last <= frames[-1][2]  # the last week holds the last day
-        for (tf, start, end), (_, following, _) in zip(frames, frames[1:] + [(None, frames[-1][1] + timedelta(7), None)]):
+        for (tf, start, end), (_, following, _) in zip(frames, frames[1:]):
             assert start.weekday() == 0 and tf == f"TF:{start.isoformat()}"
             assert end == start + timedelta(days=6) and following == start + timedelta(days=7)
+        assert frames[-1][1].weekday() == 0 and frames[-1][2] == frames[-1][1] + timedelta(days=6)
 
 
 @pytest.mark.parametrize("start_month", [0, 13, 2.0, True, "2"])
@@ -177,7 +181,7 @@ def test_start_month_must_be_a_month(start_month):
         SyntheticOrg(fiscal_start_month=start_month)
 
 
-JAN_2027 = datetime(2027, 1, 20, 15, 0, tzinfo=timezone.utc)  # a Wednesday in the last month of FY2027
+JAN_2027 = datetime(2027, 1, 20, 15, 0, tzinfo=UTC)  # a Wednesday in the last month of FY2027
 
 
 def test_a_february_start_tenant_exports_fiscal_periods():
@@ -204,7 +208,7 @@ def test_a_february_start_tenant_exports_fiscal_periods():
 def test_a_fiscal_quarter_tells_the_same_story():
     """Week 1 starting before the quarter's first day: nothing happens before that day, and the
     quarter's numbers converge to each rep's actual at its last day, as with calendar quarters."""
-    org = SyntheticOrg(now=datetime(2026, 6, 1, tzinfo=timezone.utc), fiscal_start_month=2)  # in 2027_Q2
+    org = SyntheticOrg(now=datetime(2026, 6, 1, tzinfo=UTC), fiscal_start_month=2)  # in 2027_Q2
     doc = export(org, "2027_Q1", ALL_TYPES)  # Feb-Apr 2026, ended
     first_week = "TF:2026-01-26"  # Monday to Sunday 1 February, the quarter's first day
     weeks = sorted(f["timeFrameId"] for f in doc["timeFrames"])
@@ -217,4 +221,4 @@ def test_a_fiscal_quarter_tells_the_same_story():
         assert cells[(first_week, uid, "fc_quota")]["quotaValue"] == profile.quota
         updated = cells[(first_week, uid, "fc_commit")]
         if updated["isUpdated"]:  # only on the quarter's first day, 1 February
-            assert updated["updatedOn"] >= datetime(2026, 2, 1, tzinfo=timezone.utc).timestamp() * 1000
+            assert updated["updatedOn"] >= datetime(2026, 2, 1, tzinfo=UTC).timestamp() * 1000
