@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from . import demo
-from .client import (ClariClient, ClariError, Job, JobDeadlineError, JobFailedError, NotReadyError,
-                     QuotaReachedError)
+from .client import (
+    ClariClient,
+    ClariError,
+    Job,
+    JobDeadlineError,
+    JobFailedError,
+    NotReadyError,
+    QuotaReachedError,
+    TypeNotSupportedError,
+)
 from .config import Settings
-from .periods import periods_ending_at, quarter_of
+from .periods import periods_ending_at
+from .redact import Scrubber
+from .timeutil import naive_utc, utc_now
 from .warehouse import ExportRejected, LoadResult, Warehouse, WarehouseError
 
 log = logging.getLogger(__name__)
@@ -33,7 +43,7 @@ class Progress:
     job_status: str | None = None
     step: int = 0
     steps: int = 0
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
@@ -91,17 +101,6 @@ class RefreshResult:
         return text
 
 
-class _Scrubber:
-    """Removes the API key from any text that is about to be stored or shown."""
-
-    def __init__(self, settings: Settings) -> None:
-        key = settings.clari.api_key
-        self._key = key.reveal() if key else None
-
-    def __call__(self, text: str) -> str:
-        return text.replace(self._key, "********") if self._key else text
-
-
 def open_client(settings: Settings) -> ClariClient:
     """The Clari client for these settings: the tenant, or in demo mode the built-in simulator."""
     if settings.demo_mode:
@@ -135,7 +134,7 @@ def run_refresh(
 ) -> RefreshResult:
     """Export and load; records the run. Never raises for a Clari or data failure: see the result."""
     report = progress or (lambda p: None)
-    scrub = _Scrubber(settings)
+    scrub = Scrubber.for_settings(settings)
     run_id = warehouse.start_run(trigger, requested_by, pid=os.getpid())
     report(Progress("starting", "starting the refresh"))
     outcomes: list[ExportOutcome] = []
@@ -157,8 +156,11 @@ def run_refresh(
                                       report, scrub, step=i + 1, steps=steps, explicit=bool(explicit))
                 outcomes.append(outcome)
                 if not explicit and requested is None:
-                    current = outcome.time_period or _known_current_period(warehouse, forecast_id)
-                    targets += periods_ending_at(current, settings.clari.periods_back)[1:]
+                    # The current period is what Clari answers to an export without one (any fiscal
+                    # calendar), else the last such answer; never a guess from the calendar.
+                    current = outcome.time_period or warehouse.latest_current_period(forecast_id)
+                    if current:
+                        targets += periods_ending_at(current, settings.clari.periods_back)[1:]
                 i += 1
     except (ClariError, WarehouseError, OSError) as exc:
         # A failure before any export could start (the simulator would not start, the disk is full...).
@@ -175,28 +177,13 @@ def run_refresh(
     return result
 
 
-def _known_current_period(warehouse: Warehouse, forecast_id: str) -> str:
-    known = warehouse.scalar(
-        "SELECT time_period FROM exports WHERE forecast_id = ? AND requested_period IS NULL "
-        "ORDER BY export_id DESC LIMIT 1", [forecast_id])
-    return known or quarter_of(datetime.now(timezone.utc).date())
-
-
-def _is_final(warehouse: Warehouse, forecast_id: str, period: str) -> bool:
-    """A past quarter exported more than a day after it ended cannot change any more (Clari allows
-    edits until the morning after a week ends), so exporting it again would only spend quota."""
-    return bool(warehouse.scalar(
-        "SELECT count(*) FROM latest_exports e JOIN time_periods p ON p.time_period_id = e.time_period "
-        "WHERE e.forecast_id = ? AND e.time_period = ? AND e.exported_at > p.end_date + INTERVAL 1 DAY",
-        [forecast_id, period]))
-
-
 def _export_one(settings, warehouse, client, folder, run_id, forecast_id, requested, report, scrub,
                 *, step, steps, explicit) -> ExportOutcome:
-    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    started = naive_utc()
     label = f"{forecast_id} {requested or 'current quarter'}"
     where = {"forecast_id": forecast_id, "period": requested, "step": step, "steps": steps}
     job_id = None
+    notes: tuple[str, ...] = ()
 
     def finish(outcome: ExportOutcome) -> ExportOutcome:
         warehouse.record_attempt(run_id, forecast_id=forecast_id, requested_period=requested, started_at=started,
@@ -205,7 +192,9 @@ def _export_one(settings, warehouse, client, folder, run_id, forecast_id, reques
                                  warnings=outcome.warnings)
         return outcome
 
-    if requested and not explicit and _is_final(warehouse, forecast_id, requested):
+    # A past quarter exported more than a day after it ended cannot change any more (Clari allows
+    # edits until the morning after a week ends), so exporting it again would only spend quota.
+    if requested and not explicit and warehouse.is_period_final(forecast_id, requested):
         return finish(ExportOutcome(forecast_id, requested, "skipped", time_period=requested))
     try:
         job_id = warehouse.in_flight_job(forecast_id, requested)
@@ -222,11 +211,15 @@ def _export_one(settings, warehouse, client, folder, run_id, forecast_id, reques
             report(Progress("limits", f"{label}: checking Clari's export limits", **where))
             _wait_for_capacity(client, label)
             report(Progress("queued", f"{label}: queuing the export", **where))
-            job_id = client.queue_export(
-                forecast_id, time_period=requested, types_to_export=settings.clari.types_to_export,
-                include_historical=True, currency=settings.clari.currency, scope_id=settings.clari.scope_id)
+            job_id, notes = _queue(settings, warehouse, client, forecast_id, requested)
             warehouse.remember_job(job_id, forecast_id, requested)
             job = _wait(client, job_id, label, report, where)
+        if job.cells_truncated:
+            warehouse.set_job_status(job_id, "failed")
+            raise ExportRejected(
+                "cells_truncated",
+                f"Clari cut the cells of the export of {label} short (cellsTruncated); a partial forecast was not "
+                "loaded. Narrow the export (scope_id) or ask your Clari CSM about the cell limit.")
 
         path = folder / f"{job_id}.json"
         if not path.exists():  # a complete file from a refresh that died while loading is reused
@@ -246,7 +239,7 @@ def _export_one(settings, warehouse, client, folder, run_id, forecast_id, reques
         return finish(ExportOutcome(
             forecast_id, requested, loaded.status, time_period=loaded.time_period, job_id=job_id,
             export_id=loaded.export_id, entries=loaded.entries if loaded.status == "loaded" else 0,
-            changes=loaded.changes_detected, warnings=loaded.warnings))
+            changes=loaded.changes_detected, warnings=notes + loaded.warnings))
     except (JobFailedError, JobDeadlineError) as exc:
         if job_id:
             warehouse.set_job_status(job_id, "failed")
@@ -257,6 +250,37 @@ def _export_one(settings, warehouse, client, folder, run_id, forecast_id, reques
         log.warning("export %s failed: %s", label, scrub(str(exc)))
         return finish(ExportOutcome(forecast_id, requested, "failed", job_id=job_id, error=scrub(str(exc)),
                                     kind=failure_kind(exc)))
+
+
+CRM_TYPES = ("crm_total", "crm_closed")
+CRM_REFUSED = "crm_types_refused"  # the tenant's answer, remembered in the warehouse
+
+
+def _queue(settings: Settings, warehouse: Warehouse, client: ClariClient, forecast_id: str,
+           requested: str | None) -> tuple[str, tuple[str, ...]]:
+    """Queue the export; returns its job id and warnings for the run history.
+
+    Clari's spec says the CRM types are not supported by the Export API, yet lists them: a tenant
+    that refuses them answers 400 type_not_supported, and no job is created. Ask once more without
+    them, and remember the answer so later refreshes do not ask again.
+    """
+    types = settings.clari.types_to_export
+    refused = warehouse.tenant_fact(CRM_REFUSED) == "true"
+    without = tuple(t for t in types if t not in CRM_TYPES)
+    ask = without if refused and without else types
+    options = {"time_period": requested, "include_historical": True, "currency": settings.clari.currency,
+               "scope_id": settings.clari.scope_id}
+    try:
+        return client.queue_export(forecast_id, types_to_export=ask, **options), ()
+    except TypeNotSupportedError:
+        if ask == without or not without:
+            raise
+    warehouse.remember_tenant_fact(CRM_REFUSED, "true")
+    note = (f"Clari does not export {' and '.join(t for t in types if t in CRM_TYPES)} for this tenant, so the "
+            "export was made without them (CRM fields still arrive as their forecast values); remove them from "
+            "[clari] types_to_export to silence this warning.")
+    log.warning("%s", note)
+    return client.queue_export(forecast_id, types_to_export=without, **options), (note,)
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -293,6 +317,5 @@ def _job_time(job: Job) -> datetime | None:
     millis = job.end_time or job.start_time
     if not millis:
         return None
-    return (datetime.fromtimestamp(millis / 1000, tz=timezone.utc).replace(tzinfo=None)
-            if millis < 1e14 else None)
+    return naive_utc(datetime.fromtimestamp(millis / 1000, tz=UTC)) if millis < 1e14 else None
 

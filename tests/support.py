@@ -3,7 +3,7 @@ tests/browser too, `from conftest import ...` would be ambiguous)."""
 
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # A recognisable API key: secret-scanning tests search every output for it.
 TEST_KEY = "TEST-SECRET-KEY-7f3a9c"
@@ -11,7 +11,7 @@ TEST_KEY = "TEST-SECRET-KEY-7f3a9c"
 # The simulated org's clock in tests: a mid-quarter Wednesday, so the next simulated day moves
 # calls (on some days, such as a quarter's first or a weekend, none move and change tests would
 # depend on the calendar).
-SIM_NOW = datetime(2026, 11, 18, 10, 0, tzinfo=timezone.utc)
+SIM_NOW = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 
 
 def free_port() -> int:
@@ -33,3 +33,13 @@ def wait_until(condition, timeout: float = 30.0, what: str = "the condition") ->
 def posts(simulator) -> int:
     """Export requests the simulator answered: each would spend Clari quota."""
     return sum(1 for method, _, _ in simulator.request_log if method == "POST")
+
+
+def sql_value(wh, sql: str, params: list | None = None):
+    """The first column of the first row of a test's own query, read through a cursor of the
+    warehouse (tests check the stored data directly; the product's SQL lives in clari_data/sql)."""
+    cur = wh.cursor()
+    try:
+        return cur.execute(sql, params or []).fetchone()[0]
+    finally:
+        cur.close()

@@ -9,13 +9,13 @@ The decision for each row is documented in the README, "Operations: what happens
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Callable
 
 import pytest
-from support import TEST_KEY, posts
+from support import TEST_KEY, posts, sql_value
 
 from clari_data.client import ClariClient
 from clari_data.config import Secret
@@ -43,7 +43,7 @@ class Row:
 
 
 def http_date(seconds: float) -> str:
-    return format_datetime(datetime.now(timezone.utc) + timedelta(seconds=seconds), usegmt=True)
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
 
 
 @dataclass
@@ -88,7 +88,8 @@ ROWS = [
         inject=lambda s, c: c.clari.update(base_url=black_hole(c))),
     Row("read-time-out-that-recovers", "loaded", client={"timeout": 1.0},
         inject=lambda s, c: s.faults.delay(2.0, path=r"^/export/jobs/\w+$", times=1)),
-    Row("read-time-out-that-does-not", "failed", "network", "timed out", client={"timeout": 0.5, "retry": fast_retry(2)},
+    Row("read-time-out-that-does-not", "failed", "network", "timed out",
+        client={"timeout": 0.5, "retry": fast_retry(2)},
         inject=lambda s, c: s.faults.delay(1.5, path=r"^/export/jobs/\w+$", times=None)),
     Row("cut-mid-download-that-recovers", "loaded", inject=lambda s, c: s.faults.cut(300, times=1)),
     Row("cut-mid-download-that-does-not", "failed", "network", "download",
@@ -107,13 +108,15 @@ ROWS = [
     Row("unknown-forecast-400", "failed", "unknown_forecast", "deal_owner", clari={"forecast_ids": ("deal_owner",)}),
     Row("period-replaced-by-current-quarter", "failed", "period_fallback", "instead of the requested",
         past_period=True, inject=lambda s, c: s.faults.result_body("period_fallback")),
-    Row("truncated-json", "failed", "invalid_json", "not valid JSON", inject=lambda s, c: s.faults.result_body("truncated")),
+    Row("truncated-json", "failed", "invalid_json", "not valid JSON",
+        inject=lambda s, c: s.faults.result_body("truncated")),
     Row("invalid-json", "failed", "invalid_json", "not valid JSON",
         inject=lambda s, c: s.faults.result_body("invalid_json")),
     Row("missing-top-level-list", "failed", "missing_list", "no 'entries' list",
         inject=lambda s, c: s.faults.result_body("missing_entries")),
     Row("empty-export", "failed", "empty", "no entries", inject=lambda s, c: s.faults.result_body("empty")),
-    Row("rows-truncated", "failed", "truncated", "rowsTruncated", inject=lambda s, c: s.faults.result_body("rows_truncated")),
+    Row("rows-truncated", "failed", "truncated", "rowsTruncated",
+        inject=lambda s, c: s.faults.result_body("rows_truncated")),
     Row("unknown-users-fields-weeks", "loaded", message="not in the export's user list", exact=False,
         inject=lambda s, c: s.faults.result_body("unknown_refs")),
     Row("null-negative-huge-non-numeric-amounts", "loaded", message="were not numbers", exact=False,
@@ -139,7 +142,8 @@ def test_fault(row, sim_settings, simulator, tmp_path):
         context = Context()
         row.inject(simulator, context)
         settings = replace(sim_settings, clari=replace(sim_settings.clari, **row.clari, **context.clari))
-        client = ClariClient.from_settings(settings.clari, **{"retry": fast_retry(settings.clari.max_attempts), **row.client})
+        client = ClariClient.from_settings(settings.clari,
+                                           **{"retry": fast_retry(settings.clari.max_attempts), **row.client})
         try:
             result = run_refresh(settings, wh, periods=[period], client=client)
         finally:
@@ -158,12 +162,12 @@ def test_fault(row, sim_settings, simulator, tmp_path):
         else:
             assert outcome.status == "loaded", outcome.error
             assert run == ("success", None)
-            assert wh.scalar("SELECT count(*) FROM exports") == 2
-            cells = wh.scalar("SELECT cells FROM exports ORDER BY export_id DESC LIMIT 1")
-            assert wh.scalar("SELECT count(*) FROM current_cells") == cells  # fully loaded
+            assert sql_value(wh, "SELECT count(*) FROM exports") == 2
+            cells = sql_value(wh, "SELECT cells FROM exports ORDER BY export_id DESC LIMIT 1")
+            assert sql_value(wh, "SELECT count(*) FROM current_cells") == cells  # fully loaded
             if row.message:
                 assert any(row.message in w for w in outcome.warnings), outcome.warnings
-                stored = wh.scalar("SELECT warnings FROM export_attempts ORDER BY finished_at DESC LIMIT 1")
+                stored = sql_value(wh, "SELECT warnings FROM export_attempts ORDER BY finished_at DESC LIMIT 1")
                 assert list(outcome.warnings) == stored
             if row.exact:
                 with Warehouse(tmp_path / "reference.duckdb") as reference:

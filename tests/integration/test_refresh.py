@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support import SIM_NOW, TEST_KEY, posts
+from support import SIM_NOW, TEST_KEY, posts, sql_value
 
 from clari_data import analytics
 from clari_data.analytics import Selection
@@ -33,10 +33,10 @@ def test_refresh_fills_every_view(sim_settings, sim_wh, simulator):
     current = simulator.org.current_period()
     assert [o.time_period for o in result.outcomes] == [current, analytics.periods(sim_wh, "net_arr")["time_period"][1]]
     for view in ("pipeline_coverage", "rep_performance", "forecast_accuracy"):
-        assert sim_wh.scalar(f"SELECT count(*) FROM {view}") > 0, view
+        assert sql_value(sim_wh, f"SELECT count(*) FROM {view}") > 0, view
     people = analytics.people(sim_wh, "net_arr", current)
     assert len(people) == len(simulator.org.users)
-    head = analytics.headline(sim_wh, Selection("net_arr", current))
+    head = analytics.headline_of(analytics.weekly_totals(sim_wh, Selection("net_arr", current)))
     assert head.users == 1 and head.quota > 0 and 0 < head.attainment_pct < 200
     run = sim_wh.cursor().execute("SELECT trigger, outcome, exports_loaded, rows_loaded FROM runs").fetchone()
     assert run[:3] == ("cli", "success", 2) and run[3] == result.rows > 0
@@ -47,9 +47,9 @@ def test_a_day_later_the_changes_are_detected(sim_settings, sim_wh, simulator):
     simulator.org.advance(1)
     second = run_refresh(sim_settings, sim_wh, periods=[simulator.org.current_period()])
     assert second.outcome == "success"
-    moved = sim_wh.scalar("SELECT count(*) FROM forecast_moves")
+    moved = sql_value(sim_wh, "SELECT count(*) FROM forecast_moves")
     assert moved > 0
-    assert sim_wh.scalar("SELECT count(*) FROM forecast_changes") == second.changes
+    assert sql_value(sim_wh, "SELECT count(*) FROM forecast_changes") == second.changes
 
 
 def test_past_quarter_exported_after_it_ended_is_not_exported_again(sim_settings, sim_wh, simulator):
@@ -80,7 +80,7 @@ def test_demo_refreshes_move_the_simulated_clock(demo_settings):
         second = run_refresh(demo_settings, wh)
         assert first.outcome == second.outcome == "success"
         assert (wh.demo_clock() - clock).total_seconds() == pytest.approx(86400)
-        assert wh.scalar("SELECT count(*) FROM forecast_moves") > 0
+        assert sql_value(wh, "SELECT count(*) FROM forecast_moves") > 0
 
 
 def cli(*args, env=None, cwd=None):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from clari_data.config import (
-    EXPORT_TYPES,
+    DEFAULT_EXPORT_TYPES,
     ClariSettings,
     ConfigError,
     Secret,
@@ -69,7 +69,7 @@ def test_defaults_without_any_file(no_secrets):
     assert settings.demo_mode is True
     assert settings.clari.base_url == "https://api.clari.com/v4"
     assert settings.clari.forecast_ids == ("net_arr",)
-    assert settings.clari.types_to_export == EXPORT_TYPES
+    assert settings.clari.types_to_export == ("forecast", "quota", "forecast_updated", "adjustment")
     assert settings.warehouse.path == "data/clari.duckdb"
     assert settings.schedule.cron == "0 6 * * *" and settings.schedule.timezone == "UTC"
     assert settings.alerts.coverage_min == 3.0
@@ -281,7 +281,8 @@ def test_deprecated_max_retries_still_works_and_says_so(tmp_path, caplog):
 def test_unknown_key(tmp_path):
     assert error(tmp_path, '[clari]\napi_keyy = "x"\n') == (
         "[clari] has an unknown key 'api_keyy'; known keys: api_key, backoff_seconds, base_url, currency, "
-        "forecast_ids, max_attempts, periods_back, poll_deadline_seconds, poll_interval_seconds, scope_id, time_periods, "
+        "forecast_ids, max_attempts, periods_back, poll_deadline_seconds, poll_interval_seconds, scope_id, "
+        "time_periods, "
         "timeout_seconds, types_to_export")
 
 
@@ -435,7 +436,7 @@ def test_check_period_rejects_lookalikes(period):
 
 def test_secret_never_shows_its_value():
     secret = Secret(KEY)
-    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, "%r" % (secret,),
+    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, "%r" % (secret,),  # noqa: UP031
                   str([secret]), str({"key": secret})):
         assert KEY not in shown
     assert repr(secret) == str(secret) == "Secret('********')"
@@ -477,7 +478,7 @@ def test_redacted_is_plain_data_for_every_section():
     assert list(redacted) == ["clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify", "access"]
     assert redacted["clari"]["forecast_ids"] == ["net_arr"]
     assert redacted["clari"]["time_periods"] == []
-    assert redacted["clari"]["types_to_export"] == list(EXPORT_TYPES)
+    assert redacted["clari"]["types_to_export"] == list(DEFAULT_EXPORT_TYPES)
     assert redacted["fields"] == {"commit": "fc_commit", "best_case": "fc_best_case", "quota": "fc_quota",
                                   "closed": "crm_closed_won", "pipeline": "crm_pipeline"}
     assert redacted["warehouse"] == {"path": "data/clari.duckdb", "memory_limit": None, "downloads_dir": None}
