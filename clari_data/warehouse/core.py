@@ -174,14 +174,6 @@ class WarehouseCore:
         with self.transaction() as cur:
             cur.execute(sql, params)
 
-    def scalar(self, sql: str, params: Any = None) -> Any:
-        cur = self.cursor()
-        try:
-            row = cur.execute(sql, params or []).fetchone()
-            return row[0] if row else None
-        finally:
-            cur.close()
-
     # -- schema -----------------------------------------------------------------------------
 
     def _migrate(self) -> None:

@@ -20,10 +20,3 @@ def texts(elements) -> list[str]:
 def url(at: AppTest) -> dict[str, list[str]]:
     """The app's query parameters, each as a list (AppTest keeps a single value bare)."""
     return {k: v if isinstance(v, list) else [v] for k, v in at.query_params.items()}
-
-
-
-
-def scalar(wh, sql: str, params=None):
-    """One value from a query on the warehouse under test, checked behind the app's back."""
-    return wh.cursor().execute(sql, params or []).fetchone()[0]

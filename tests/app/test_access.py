@@ -4,7 +4,8 @@ with AppTest's user and secrets) and [access] refresh_allowed."""
 from dataclasses import replace
 
 import pytest
-from apptest_helpers import run, scalar
+from apptest_helpers import run
+from support import sql_value
 
 from clari_data.access import may_refresh
 from clari_data.config import AccessSettings, ConfigError, ScheduleSettings, Settings, load_settings
@@ -82,10 +83,10 @@ def test_refresh_is_recorded_with_who_asked(make_app):
     at.button(key="refresh-now").click().run()
     service = process_service(load_settings())
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not scalar(
+    while time.monotonic() < deadline and not sql_value(
             service.warehouse, "SELECT count(*) FROM runs WHERE trigger = 'manual' AND outcome <> 'running'"):
         time.sleep(0.05)
-    assert scalar(service.warehouse, "SELECT requested_by FROM runs WHERE trigger = 'manual'") == "ana@acme.com"
+    assert sql_value(service.warehouse, "SELECT requested_by FROM runs WHERE trigger = 'manual'") == "ana@acme.com"
 
 
 def test_manual_refresh_off_disables_the_button_and_says_why(make_app):

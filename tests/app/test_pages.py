@@ -4,8 +4,9 @@ import time
 from datetime import datetime
 
 import pytest
-from apptest_helpers import run, scalar, texts, url
+from apptest_helpers import run, texts, url
 from builders import hostile_warehouse
+from support import sql_value
 
 from clari_data.config import load_settings
 from clari_data.pages import PAGES
@@ -30,7 +31,7 @@ def test_overview_numbers_are_the_selection_s_rows_in_the_views(make_app, with_t
     wh = process_service(load_settings()).warehouse
     forecast, period = wh.cursor().execute(
         "SELECT forecast_id, max(time_period) FROM exports GROUP BY 1 ORDER BY 1 LIMIT 1").fetchone()
-    team = scalar(wh, "SELECT min(user_id) FROM rep_performance WHERE is_manager AND manager_user_id IS NOT NULL "
+    team = sql_value(wh, "SELECT min(user_id) FROM rep_performance WHERE is_manager AND manager_user_id IS NOT NULL "
                   "AND time_period = ?", [period]) if with_team else None
     which = "p.user_id = $team" if team else "p.manager_user_id IS NULL"
     quota, closed, commit, best, open_, remaining = wh.cursor().execute(f"""
@@ -51,7 +52,7 @@ def people(at):
     from clari_data import analytics
 
     svc = process_service(load_settings())
-    forecast = scalar(svc.warehouse, "SELECT min(forecast_id) FROM exports")
+    forecast = sql_value(svc.warehouse, "SELECT min(forecast_id) FROM exports")
     periods = analytics.periods(svc.warehouse, forecast)["time_period"].tolist()
     everyone = analytics.people(svc.warehouse, forecast, periods[1])
     return forecast, periods, everyone
@@ -96,7 +97,7 @@ def test_bad_link_values_show_a_notice_and_the_defaults(make_app, params, notice
     assert at.selectbox(key="team").value is None and at.multiselect(key="rep").value == []
     assert all(len(n) < 400 for n in notices)  # a 5,000-character value is not echoed whole
     svc = process_service(load_settings())
-    assert scalar(svc.warehouse, "SELECT count(*) FROM exports") == 3  # the data is intact
+    assert sql_value(svc.warehouse, "SELECT count(*) FROM exports") == 3  # the data is intact
 
 
 HOSTILE = ["' OR 1=1 --", "'; DROP TABLE exports; --", '"quoted" \\ back', "x" * 10_000,
@@ -116,7 +117,7 @@ def test_hostile_link_values_are_refused_with_the_data_intact(make_app, param, v
     assert url(at) == {}  # the bad value is gone from the address bar; the defaults show
     assert at.get("plotly_chart")  # the page still shows its data
     wh = process_service(load_settings()).warehouse
-    assert scalar(wh, "SELECT count(*) FROM exports") == 3 and scalar(wh, "SELECT count(*) FROM users") > 0
+    assert sql_value(wh, "SELECT count(*) FROM exports") == 3 and sql_value(wh, "SELECT count(*) FROM users") > 0
 
 
 def test_a_malformed_configuration_gives_one_clear_message(make_app, tmp_path):
@@ -177,13 +178,13 @@ def test_names_from_clari_render_as_text(make_app, tmp_path):
 def test_refresh_now_runs_once_and_the_history_shows_it(make_app):
     at = run(make_app("[schedule]\nmanual_cooldown_seconds = 600\n"), "views/data.py")
     svc = process_service(load_settings())
-    before = scalar(svc.warehouse, "SELECT count(*) FROM runs")
+    before = sql_value(svc.warehouse, "SELECT count(*) FROM runs")
     at.button(key="refresh-now").click().run()
     deadline = time.monotonic() + 30
-    while (svc.state().running or scalar(svc.warehouse, "SELECT count(*) FROM runs") == before) \
+    while (svc.state().running or sql_value(svc.warehouse, "SELECT count(*) FROM runs") == before) \
             and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert scalar(svc.warehouse, "SELECT count(*) FROM runs WHERE trigger = 'manual'") == 1
+    assert sql_value(svc.warehouse, "SELECT count(*) FROM runs WHERE trigger = 'manual'") == 1
     at.run()
     button = at.button(key="refresh-now")
     assert button.disabled  # cooling down

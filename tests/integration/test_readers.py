@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
-from support import SIM_NOW, TEST_KEY
+from support import SIM_NOW, TEST_KEY, wait_until
 
 from clari_data import analytics
 from clari_data.analytics import Selection
@@ -88,15 +88,18 @@ def test_app_sessions_render_during_a_refresh(tmp_path, monkeypatch):
 
     try:
         service = process_service(load_settings())  # starts the first (startup) refresh
-        renders = 0
+        renders = during = 0
         for page in ("views/overview.py", "views/coverage.py", "views/reps.py", "views/changes.py") * 5:
             if not service.state().running and renders and service.state().runs_completed == 1:
                 assert service.request_run("manual").accepted  # a second refresh to render through
+            running = service.state().running
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
             at.switch_page(page)
             at.run()
             assert not at.exception, [e.value for e in at.exception]
             renders += 1
-        assert service.state().runs_completed >= 1
+            during += running and service.state().running  # the refresh ran for the whole render
+        wait_until(lambda: service.state().runs_completed >= 1, 120, "the startup refresh's end")
+        assert during >= 1, "no render overlapped a refresh"
     finally:
         stop_process_services()
