@@ -74,7 +74,8 @@ def forecast_trend(weekly: pd.DataFrame, title: str = "Forecast by week") -> go.
     return _style(fig, title)
 
 
-def accuracy_by_week(weekly: pd.DataFrame, target_pct: float, title: str = "Accuracy of the commit call by week") -> go.Figure:
+def accuracy_by_week(weekly: pd.DataFrame, target_pct: float,
+                     title: str = "Accuracy of the commit call by week") -> go.Figure:
     """Accuracy (line) and bias (bars) of the call at each week, against the accuracy target."""
     if weekly.empty:
         return _empty(title, "No ended period with data for this selection.")
@@ -83,7 +84,8 @@ def accuracy_by_week(weekly: pd.DataFrame, target_pct: float, title: str = "Accu
                 marker={"color": [COLORS["up"] if b >= 0 else COLORS["down"] for b in weekly["bias_pct"].fillna(0)]},
                 opacity=0.45, hovertemplate="Bias %{y:+.1f}%<extra>week %{x}</extra>")
     fig.add_scatter(x=weekly["week_number"], y=weekly["accuracy_pct"], name="Accuracy", mode="lines+markers",
-                    line={"color": COLORS["commit"], "width": 3}, hovertemplate="Accuracy %{y:.1f}%<extra>week %{x}</extra>")
+                    line={"color": COLORS["commit"], "width": 3},
+                    hovertemplate="Accuracy %{y:.1f}%<extra>week %{x}</extra>")
     fig.add_hline(y=target_pct, line={"color": COLORS["target"], "dash": "dash"},
                   annotation_text=f"Target {target_pct:g}%", annotation_position="bottom right")
     fig.update_xaxes(title="Week of the quarter (call taken that week)", dtick=1)
@@ -160,7 +162,8 @@ def movers(up: pd.DataFrame, down: pd.DataFrame, title: str = "Biggest movers") 
     rows = rows.sort_values("change_amount")
     labels = [f"{n} · {f}" for n, f in zip(safe_text(rows["user_name"]), safe_text(rows["field_name"]))]
     fig = go.Figure(go.Bar(x=rows["change_amount"], y=labels, orientation="h",
-                           marker={"color": [COLORS["up"] if v >= 0 else COLORS["down"] for v in rows["change_amount"]]},
+                           marker={"color": [COLORS["up"] if v >= 0 else COLORS["down"]
+                                             for v in rows["change_amount"]]},
                            hovertemplate="%{y}: %{x:$,.0f}<extra></extra>"))
     fig.update_xaxes(title="Change", **MONEY_AXIS)
     fig.update_yaxes(title=None, automargin=True)

@@ -8,7 +8,7 @@ the changes a real tenant would produce.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .config import Settings
 from .simulator import DEMO_API_KEY, SimulatorServer, SyntheticOrg
@@ -36,9 +36,9 @@ def advance_clock(settings: Settings, warehouse: Warehouse) -> datetime:
     server = simulator(settings)
     stored = warehouse.demo_clock()
     if stored is None:
-        sim_now = datetime.now(timezone.utc)
+        sim_now = datetime.now(UTC)
     else:
-        sim_now = stored.replace(tzinfo=timezone.utc) + timedelta(days=settings.demo.advance_days_per_refresh)
+        sim_now = stored.replace(tzinfo=UTC) + timedelta(days=settings.demo.advance_days_per_refresh)
     server.org.now = sim_now
     warehouse.set_demo_clock(sim_now)
     return sim_now

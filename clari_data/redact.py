@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class Scrubber:
         self._values = tuple(sorted(values, key=len, reverse=True))
 
     @classmethod
-    def for_settings(cls, settings: "Settings") -> "Scrubber":
+    def for_settings(cls, settings: Settings) -> Scrubber:
         n = settings.notify
         values = {s.reveal() for s in (settings.clari.api_key, n.slack_webhook_url, n.smtp_username,
                                        n.smtp_password) if s}

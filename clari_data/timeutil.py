@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc_now() -> datetime:
     """Now, timezone-aware, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def naive_utc(moment: datetime | None = None) -> datetime:
@@ -16,4 +16,4 @@ def naive_utc(moment: datetime | None = None) -> datetime:
     An aware moment is converted to UTC first; a naive one is taken to be UTC already.
     """
     moment = moment or utc_now()
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -35,7 +35,7 @@ class Export:
     weeks: list[str] = field(default_factory=list)  # "2026-01-05", ... (Mondays)
     entries: list[dict] = field(default_factory=list)
 
-    def set(self, user_id: str, week: str, field_id: str, value: Any, **extra: Any) -> "Export":
+    def set(self, user_id: str, week: str, field_id: str, value: Any, **extra: Any) -> Export:
         entry = {"userId": user_id, "fieldId": field_id, "timePeriodId": self.period, "timeFrameId": f"TF:{week}",
                  VALUE_KEY[field_id]: value, "currency": {"code": "USD", "symbol": "$"}}
         entry.update(extra)
@@ -43,7 +43,7 @@ class Export:
         return self
 
     def row(self, user_id: str, week: str, *, commit=None, best_case=None, quota=None, closed=None, pipeline=None,
-            **extra_commit: Any) -> "Export":
+            **extra_commit: Any) -> Export:
         """All five role fields of one user and week at once (None leaves a field out)."""
         for field_id, value in (("fc_commit", commit), ("fc_best_case", best_case), ("fc_quota", quota),
                                 ("crm_closed_won", closed), ("crm_pipeline", pipeline)):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from support import SIM_NOW, TEST_KEY
 
 from clari_data.config import ClariSettings, DemoSettings, Secret, Settings, WarehouseSettings
 from clari_data.simulator import SimulatorServer, SyntheticOrg
 from clari_data.warehouse import Warehouse
-from support import SIM_NOW, TEST_KEY
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -71,7 +71,7 @@ def a_manager() -> dict:
 
 
 def previous_period() -> str:
-    return shift_period(quarter_of(datetime.now(timezone.utc).date()), -1)
+    return shift_period(quarter_of(datetime.now(UTC).date()), -1)
 
 
 def test_a_shared_deep_link_works_as_the_first_request_after_start(tmp_path, context):
