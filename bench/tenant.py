@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clari_data import analytics
 from clari_data.config import EXPORT_TYPES
-from clari_data.periods import quarter_bounds, week_frames
+from clari_data.periods import FiscalCalendar
 from clari_data.simulator import SyntheticOrg
 from clari_data.warehouse import Warehouse
 
@@ -37,7 +37,7 @@ class Plan:
 
     @property
     def first_day(self) -> date:
-        return quarter_bounds(self.quarter)[0]
+        return FiscalCalendar().bounds(self.quarter)[0]
 
     def day_clock(self, day_index: int) -> datetime:
         """The org clock of the daily export number `day_index` (0 = the quarter's first day)."""
@@ -47,8 +47,8 @@ class Plan:
     def refresh_clock(self) -> datetime:
         """The measured refresh: the evening after the history, in the quarter's last week, so that
         the export holds every week of the quarter (clamped to the quarter's last day)."""
-        last_day = quarter_bounds(self.quarter)[1]
-        last_week_start = week_frames(self.quarter)[-1][1]
+        last_day = FiscalCalendar().bounds(self.quarter)[1]
+        last_week_start = FiscalCalendar().week_frames(self.quarter)[-1][1]
         day = max(min(self.first_day + timedelta(days=self.days), last_day), last_week_start)
         return datetime.combine(day, dtime(EXPORT_HOUR), tzinfo=UTC)
 

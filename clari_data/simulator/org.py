@@ -37,8 +37,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import BinaryIO
 
 from ..config import EXPORT_TYPES, PERIOD_RE
-from ..periods import periods_ending_at
-from .fiscal import FiscalCalendar
+from ..periods import FiscalCalendar, periods_ending_at
 
 ORG_ID = 280627
 DAY_MS = 86_400_000

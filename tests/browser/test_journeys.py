@@ -12,7 +12,7 @@ import pytest
 from dashboard_server import Server, screenshot
 from playwright.sync_api import Page, expect
 
-from clari_data.periods import quarter_of, shift_period
+from clari_data.periods import FiscalCalendar, shift_period
 from clari_data.simulator import SyntheticOrg
 
 pytestmark = pytest.mark.browser
@@ -71,7 +71,7 @@ def a_manager() -> dict:
 
 
 def previous_period() -> str:
-    return shift_period(quarter_of(datetime.now(UTC).date()), -1)
+    return shift_period(FiscalCalendar().quarter_of(datetime.now(UTC).date()), -1)
 
 
 def test_a_shared_deep_link_works_as_the_first_request_after_start(tmp_path, context):
@@ -147,7 +147,7 @@ def test_a_link_with_unknown_values_shows_the_notice_and_the_defaults(server, co
     alerts = page.locator('[data-testid="stAlert"]')
     expect(alerts.filter(has_text="The link's period")).to_be_visible()
     expect(alerts.filter(has_text="ghost")).to_be_visible()
-    current = quarter_of(demo_org().now.date())
+    current = FiscalCalendar().quarter_of(demo_org().now.date())
     expect(selectbox(page, "Period").locator("input")).to_have_value(current)
     assert "period" not in query(page) and "rep" not in query(page)
     no_exception(page)
