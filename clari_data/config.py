@@ -92,9 +92,29 @@ class ClariSettings:
     backoff_seconds: float = 0.5  # wait before the second attempt; doubles each time, with jitter
     poll_interval_seconds: float = 5.0
     poll_deadline_seconds: float = 900.0
+    # What people read for each forecast id (tabs, captions, options); ids stay in URLs and files.
+    # Not part of the hash: a dict cannot be, and equality still compares it.
+    forecast_names: dict[str, str] = field(default_factory=dict, hash=False)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.max_attempts, self.backoff_seconds, max_backoff_seconds=30.0, jitter=True)
+
+    def forecast_name(self, forecast_id: str) -> str:
+        """The display name of a forecast: `forecast_names`, else a readable form of its id."""
+        return self.forecast_names.get(forecast_id) or readable_id(forecast_id)
+
+
+# Words that read as acronyms in a forecast id: net_arr -> "Net ARR".
+_ACRONYMS = frozenset({"arr", "mrr", "acv", "tcv", "nrr", "grr", "ndr", "ltv", "cac", "kpi", "qbr", "sdr",
+                       "bdr", "ae", "smb", "amer", "emea", "apac", "latam", "us", "uk", "eu", "na"})
+
+
+def readable_id(identifier: str) -> str:
+    """`net_arr` -> "Net ARR", `new-business` -> "New Business": for ids nobody named."""
+    words = [w for w in re.split(r"[_\-\s.]+", identifier) if w]
+    if not words:
+        return identifier
+    return " ".join(w.upper() if w.lower() in _ACRONYMS else w[:1].upper() + w[1:] for w in words)
 
 
 @dataclass(frozen=True)
@@ -239,6 +259,7 @@ def _type_name(kind: Any) -> str:
         "float": "a number",
         "bool": "true or false",
         "tuple[str, ...]": "a list of strings",
+        "dict[str, str]": 'a table of id = "name" pairs, e.g. { net_arr = "Net ARR" }',
     }.get(kind, str(kind))
 
 
@@ -265,6 +286,9 @@ def _coerce(section: str, key: str, annotation: str, value: Any) -> Any:
     elif base == "tuple[str, ...]":
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
+    elif base == "dict[str, str]":
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return dict(value)
     shown = type(value).__name__
     raise ConfigError(
         f"{where} must be {_type_name(base)}{' (or left out)' if optional else ''}, not {shown} {value!r}"
@@ -327,6 +351,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"[clari] max_attempts must be between 1 and 20, not {c.max_attempts}")
     if c.backoff_seconds < 0:
         raise ConfigError("[clari] backoff_seconds must not be negative")
+    for forecast_id, name in c.forecast_names.items():
+        if not name.strip() or len(name) > 80:
+            raise ConfigError(f"[clari] forecast_names: the name of {forecast_id[:80]!r} must be 1 to 80 characters, "
+                              f"e.g. {{ {forecast_id[:80]} = \"{readable_id(forecast_id[:80])}\" }}")
     for f in fields(FieldRoles):
         if not getattr(s.fields, f.name).strip():
             raise ConfigError(f"[fields] {f.name} must name the fieldId that plays this role")

@@ -105,6 +105,7 @@ def test_the_example_files_commented_out_keys_are_valid_too(tmp_path, no_secrets
     assert settings.warehouse.memory_limit == "1GB"
     assert settings.warehouse.downloads_dir == "data/downloads"
     assert settings.schedule.interval_minutes == 60.0
+    assert settings.clari.forecast_names == {"net_arr": "Net ARR", "renewals": "Renewals"}
 
 
 def test_non_default_values_are_applied(tmp_path):
@@ -281,7 +282,7 @@ def test_deprecated_max_retries_still_works_and_says_so(tmp_path, caplog):
 def test_unknown_key(tmp_path):
     assert error(tmp_path, '[clari]\napi_keyy = "x"\n') == (
         "[clari] has an unknown key 'api_keyy'; known keys: api_key, backoff_seconds, base_url, currency, "
-        "forecast_ids, max_attempts, periods_back, poll_deadline_seconds, poll_interval_seconds, scope_id, "
+        "forecast_ids, forecast_names, max_attempts, periods_back, poll_deadline_seconds, poll_interval_seconds, scope_id, "
         "time_periods, "
         "timeout_seconds, types_to_export")
 
@@ -485,3 +486,35 @@ def test_redacted_is_plain_data_for_every_section():
     assert redacted["schedule"]["cron"] == "0 6 * * *"
     assert redacted["demo"] == {"seed": 7, "users": 60, "advance_days_per_refresh": 1.0, "job_seconds": 0.3}
     assert "source_path" not in redacted
+
+
+# -- forecast_names --------------------------------------------------------------------------
+
+
+def test_forecast_names_default_to_a_readable_form_of_the_id():
+    clari = Settings().clari
+    assert clari.forecast_names == {}
+    assert [clari.forecast_name(f) for f in ("net_arr", "new_business", "emea-mrr", "renewals", "x", "")] == [
+        "Net ARR", "New Business", "EMEA MRR", "Renewals", "X", ""]
+
+
+def test_forecast_names_from_the_file(tmp_path):
+    settings = load(tmp_path, '[clari]\nforecast_ids = ["net_arr", "renewals"]\n'
+                              'forecast_names = { net_arr = "Net new ARR", "odd id" = "Odd" }\n')
+    assert settings.clari.forecast_name("net_arr") == "Net new ARR"
+    assert settings.clari.forecast_name("renewals") == "Renewals"  # not named: the readable form
+    assert settings.clari.forecast_name("odd id") == "Odd"
+    assert settings.redacted()["clari"]["forecast_names"] == {"net_arr": "Net new ARR", "odd id": "Odd"}
+    hash(settings.clari)  # settings stay hashable with a table in them
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('forecast_names = ["Net ARR"]', r"\[clari\] forecast_names must be a table of id = \"name\" pairs"),
+    ('forecast_names = { net_arr = 5 }', r"\[clari\] forecast_names must be a table"),
+    ('forecast_names = { net_arr = { x = "y" } }', r"\[clari\] forecast_names must be a table"),
+    ('forecast_names = { net_arr = "  " }', r"forecast_names: the name of 'net_arr' must be 1 to 80 characters"),
+    (f'forecast_names = {{ net_arr = "{"x" * 81}" }}', r"must be 1 to 80 characters"),
+])
+def test_bad_forecast_names(tmp_path, toml, message):
+    with pytest.raises(ConfigError, match=message):
+        load(tmp_path, f"[clari]\n{toml}\n")
