@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import date, datetime
+
+import pandas as pd
 
 from clari_data.timeutil import naive_utc
+
+DASH = "–"  # what a missing value shows as, in text and in table cells
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 # GFM turns bare URLs, www. addresses and e-mail addresses into links even when their characters are
@@ -29,12 +33,14 @@ def md_text(text: object) -> str:
 
 
 def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
 
 
 def money(value: float | None) -> str:
     if _missing(value):
-        return "–"
+        return DASH
     sign = "-" if value < 0 else ""
     value = abs(value)
     for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
@@ -48,11 +54,11 @@ def money(value: float | None) -> str:
 
 
 def percent(value: float | None, digits: int = 0) -> str:
-    return "–" if _missing(value) else f"{value:.{digits}f}%"
+    return DASH if _missing(value) else f"{value:.{digits}f}%"
 
 
 def ratio(value: float | None) -> str:
-    return "–" if _missing(value) else f"{value:.1f}x"
+    return DASH if _missing(value) else f"{value:.1f}x"
 
 
 def age(then: datetime | None, now: datetime | None = None) -> str:
@@ -66,3 +72,43 @@ def age(then: datetime | None, now: datetime | None = None) -> str:
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.1f} h ago"
     return f"{seconds // 86400} days ago"
+
+
+def signed(shown: str, value: float) -> str:
+    """A change as st.metric's delta reads it: a leading minus is a drop, anything else a rise."""
+    return shown if value < 0 else f"+{shown}"
+
+
+def money_change(value: float | None) -> str | None:
+    """A money delta for st.metric ("+$1.20K", "-$3.00M"); None (no delta shown) when unknown."""
+    return None if _missing(value) else signed(money(value), value)
+
+
+def points_change(value: float | None) -> str | None:
+    """A change of a percentage, in percentage points."""
+    return None if _missing(value) else signed(f"{value:.1f} pts", value)
+
+
+def ratio_change(value: float | None) -> str | None:
+    return None if _missing(value) else signed(f"{value:.2f}x", value)
+
+
+def day_month(day: date | datetime | None) -> str:
+    """30 Nov."""
+    if _missing(day):
+        return DASH
+    return f"{day.day} {day:%b}"
+
+
+def week_label(start: date | datetime | None) -> str:
+    """A week of the quarter by its first day: "week of 30 Nov"."""
+    return DASH if _missing(start) else f"week of {day_month(start)}"
+
+
+def moment(when: datetime | None, *, simulated: bool = False) -> str:
+    """An export or refresh time, "Mon 30 Nov 2026, 06:00 UTC", marked when it is the demo
+    simulator's clock rather than the wall's."""
+    if _missing(when):
+        return DASH
+    when = naive_utc(when)
+    return f"{when:%a} {when.day} {when:%b %Y, %H:%M} UTC" + (" (simulated)" if simulated else "")

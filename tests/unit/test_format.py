@@ -145,3 +145,45 @@ def test_age_mixes_aware_and_naive_utc():
 
 def test_age_never():
     assert age(None, NOW) == "never"
+
+
+# -- changes, dates and times ----------------------------------------------------------------
+
+
+def test_changes_read_as_st_metric_deltas():
+    from ui.format import money_change, points_change, ratio_change
+
+    assert money_change(1_234) == "+$1.23K" and money_change(-2_500_000) == "-$2.50M" and money_change(0) == "+$0"
+    assert points_change(2.345) == "+2.3 pts" and points_change(-0.5) == "-0.5 pts"
+    assert ratio_change(0.25) == "+0.25x" and ratio_change(-1.5) == "-1.50x"
+    for missing in MISSING:  # no delta at all rather than "nan"
+        assert money_change(missing) is None and points_change(missing) is None and ratio_change(missing) is None
+
+
+def test_weeks_by_their_first_day():
+    import pandas as pd
+
+    from ui.format import day_month, week_label
+
+    assert week_label(datetime(2026, 11, 30).date()) == "week of 30 Nov"
+    assert week_label(pd.Timestamp("2026-01-05")) == "week of 5 Jan"
+    assert day_month(datetime(2026, 12, 7)) == "7 Dec"
+    for missing in [*MISSING, pd.NaT]:
+        assert week_label(missing) == "–" and day_month(missing) == "–"
+
+
+def test_moments_say_utc_and_whether_they_are_simulated():
+    import pandas as pd
+
+    from ui.format import moment
+
+    assert moment(datetime(2026, 11, 30, 6, 5)) == "Mon 30 Nov 2026, 06:05 UTC"
+    assert moment(datetime(2026, 11, 30, 7, 5, tzinfo=UTC) + timedelta(hours=1)) == "Mon 30 Nov 2026, 08:05 UTC"
+    assert moment(datetime(2026, 11, 30, 6, 5), simulated=True) == "Mon 30 Nov 2026, 06:05 UTC (simulated)"
+    assert moment(None) == "–" and moment(pd.NaT) == "–"
+
+
+def test_missing_values_of_every_kind_show_a_dash():
+    import pandas as pd
+
+    assert money(pd.NA) == "–" and percent(pd.NaT) == "–" and ratio(pd.NA) == "–"
