@@ -46,6 +46,26 @@ def _style(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     return fig
 
 
+def _week_axis(fig: go.Figure, weekly: pd.DataFrame, title: str = "Week of the quarter") -> None:
+    """Weeks by their first day ("30 Nov") when the frame carries `start_date`, else by number."""
+    if "start_date" in weekly.columns and weekly["start_date"].notna().all():
+        fig.update_xaxes(title=title.replace("Week of the quarter", "Week of"), tickmode="array",
+                         tickvals=list(weekly["week_number"]), ticktext=[_day_month(d) for d in weekly["start_date"]])
+    else:
+        fig.update_xaxes(title=title, dtick=1)
+
+
+def _day_month(day) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def _week_hover(weekly: pd.DataFrame) -> tuple[list[str] | None, str]:
+    """Per-point week labels for hover text, and the hover's trailing box."""
+    if "start_date" in weekly.columns and weekly["start_date"].notna().all():
+        return [f"week of {_day_month(d)}" for d in weekly["start_date"]], "<extra>%{customdata}</extra>"
+    return None, "<extra>week %{x}</extra>"
+
+
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=html.escape(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
@@ -59,17 +79,18 @@ def forecast_trend(weekly: pd.DataFrame, title: str = "Forecast by week") -> go.
     if weekly.empty:
         return _empty(title, "No weeks loaded for this selection yet.")
     x = weekly["week_number"]
+    weeks, extra = _week_hover(weekly)
     fig = go.Figure()
     for column, name in (("best_case_amount", "Best case"), ("commit_amount", "Commit"),
                          ("closed_amount", "Closed won")):
         key = column.removesuffix("_amount")
-        fig.add_scatter(x=x, y=weekly[column], name=name, mode="lines+markers",
-                        line={"color": COLORS[key]}, hovertemplate=f"{name}: {MONEY_HOVER}<extra>week %{{x}}</extra>")
+        fig.add_scatter(x=x, y=weekly[column], name=name, mode="lines+markers", customdata=weeks,
+                        line={"color": COLORS[key]}, hovertemplate=f"{name}: {MONEY_HOVER}{extra}")
     quota = weekly["quota_amount"].dropna()
     if not quota.empty:
         fig.add_hline(y=float(quota.iloc[-1]), line={"color": COLORS["target"], "dash": "dash"},
                       annotation_text=f"Quota ${quota.iloc[-1]:,.0f}", annotation_position="top left")
-    fig.update_xaxes(title="Week of the quarter", dtick=1)
+    _week_axis(fig, weekly)
     fig.update_yaxes(title=None, **MONEY_AXIS)
     return _style(fig, title)
 
@@ -130,12 +151,13 @@ def coverage_trend(weekly: pd.DataFrame, target: float, title: str = "Coverage o
     data = weekly[weekly["coverage_ratio"].notna()] if not weekly.empty else weekly
     if data.empty:
         return _empty(title, "No weeks with quota left to cover.")
+    weeks, extra = _week_hover(data)
     fig = go.Figure(go.Scatter(x=data["week_number"], y=data["coverage_ratio"], mode="lines+markers", name="Coverage",
-                               line={"color": COLORS["pipeline"], "width": 3},
-                               hovertemplate="%{y:.2f}x<extra>week %{x}</extra>"))
+                               line={"color": COLORS["pipeline"], "width": 3}, customdata=weeks,
+                               hovertemplate=f"%{{y:.2f}}x{extra}"))
     fig.add_hline(y=target, line={"color": COLORS["target"], "dash": "dash"},
                   annotation_text=f"Target {target:g}x", annotation_position="top left")
-    fig.update_xaxes(title="Week of the quarter", dtick=1)
+    _week_axis(fig, data)
     fig.update_yaxes(title=None, ticksuffix="x", rangemode="tozero")
     return _style(fig, title)
 
@@ -168,3 +190,77 @@ def movers(up: pd.DataFrame, down: pd.DataFrame, title: str = "Biggest movers") 
     fig.update_xaxes(title="Change", **MONEY_AXIS)
     fig.update_yaxes(title=None, automargin=True)
     return _style(fig, title, height=max(300, 24 * len(rows) + 90))
+
+
+def waterfall(start_total: float | None, steps: pd.DataFrame, others_amount: float, end_total: float | None, *,
+              start_label: str, end_label: str, field_name: str, title: str | None = None) -> go.Figure:
+    """From the start total, each of the biggest moves by person (`steps`: user_name, change_amount),
+    everyone else's together, to the end total."""
+    title = title or f"What moved {field_name.lower()}"
+    if start_total is None or end_total is None:
+        return _empty(title, "No export to start from or to end at for this selection.")
+    names = _unique(safe_text(steps["user_name"]))
+    x = [html.escape(start_label), *names, "Everyone else", html.escape(end_label)]
+    y = [start_total, *steps["change_amount"].astype(float), float(others_amount), end_total]
+    measure = ["absolute", *["relative"] * len(names), "relative", "total"]
+    fig = go.Figure(go.Waterfall(
+        x=x, y=y, measure=measure, orientation="v", connector={"line": {"color": COLORS["quota"], "width": 1}},
+        increasing={"marker": {"color": COLORS["up"]}}, decreasing={"marker": {"color": COLORS["down"]}},
+        totals={"marker": {"color": COLORS["commit"]}}, textposition="outside",
+        text=[_short_money(v, signed=m == "relative") for v, m in zip(y, measure)],
+        hovertemplate="%{x}: %{text}<extra></extra>", cliponaxis=False))
+    fig.update_xaxes(title=None, automargin=True)
+    fig.update_yaxes(title=field_name, **MONEY_AXIS)
+    fig.update_layout(showlegend=False)
+    return _style(fig, title, height=420)
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Bars on one axis need distinct labels: two people with one name would merge into one bar."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out
+
+
+def _short_money(value: float, signed: bool = False) -> str:
+    sign = "-" if value < 0 else "+" if signed else ""
+    value = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= limit:
+            return f"{sign}${value / limit:,.3g}{suffix}"
+    return f"{sign}${value:,.0f}"
+
+
+def pacing(weeks: pd.DataFrame, average: pd.DataFrame, period: str, title: str = "Pacing against past quarters"
+           ) -> go.Figure:
+    """Closed won / quota by week of quarter: the chosen period (`weeks.period == period`) bold, each
+    earlier quarter thin, and their average dashed. `weeks`: week_number, period, label,
+    attainment_pct; `average`: week_number, attainment_pct."""
+    if weeks.empty:
+        return _empty(title, "No quota loaded for this selection yet.")
+    fig = go.Figure()
+    earlier = [p for p in dict.fromkeys(weeks["period"]) if p != period]
+    for i, other in enumerate(sorted(earlier, reverse=True)):
+        rows = weeks[weeks["period"] == other].sort_values("week_number")
+        label = html.escape(str(rows["label"].iloc[0]))
+        fig.add_scatter(x=rows["week_number"], y=rows["attainment_pct"], name=label, mode="lines",
+                        line={"color": COLORS["quota"], "width": 1}, opacity=0.35 + 0.1 * (len(earlier) - i),
+                        hovertemplate=f"{label}: %{{y:.0f}}%<extra>week %{{x}}</extra>")
+    if not average.empty:
+        fig.add_scatter(x=average["week_number"], y=average["attainment_pct"], name=f"{len(earlier)}-quarter average",
+                        mode="lines", line={"color": COLORS["best_case"], "width": 2, "dash": "dash"},
+                        hovertemplate="Average: %{y:.0f}%<extra>week %{x}</extra>")
+    current = weeks[weeks["period"] == period].sort_values("week_number")
+    if not current.empty:
+        label = html.escape(str(current["label"].iloc[0]))
+        fig.add_scatter(x=current["week_number"], y=current["attainment_pct"], name=label, mode="lines+markers",
+                        line={"color": COLORS["closed"], "width": 3},
+                        hovertemplate=f"{label}: %{{y:.0f}}%<extra>week %{{x}}</extra>")
+    fig.add_hline(y=100, line={"color": COLORS["target"], "dash": "dot"}, annotation_text="Quota",
+                  annotation_position="top left")
+    fig.update_xaxes(title="Week of the quarter", dtick=1)
+    fig.update_yaxes(title="Closed won / quota", ticksuffix="%", rangemode="tozero")
+    return _style(fig, title)

@@ -305,3 +305,103 @@ def test_movers_only_drops():
 
 def test_movers_nothing_moved():
     assert_empty(charts.movers(moves(), moves()), "Nothing moved by at least the thresholds.", "Biggest movers")
+
+
+# -- weeks by their dates --------------------------------------------------------------------
+
+
+def test_weekly_charts_name_weeks_by_their_first_day_when_known():
+    from datetime import date
+
+    weekly = trend_weeks([400.0] * 3).assign(start_date=[date(2026, 10, 5), date(2026, 10, 12), date(2026, 10, 19)],
+                                             coverage_ratio=[2.0, 2.5, 3.0])
+    for fig in (charts.forecast_trend(weekly), charts.coverage_trend(weekly, 3.0)):
+        assert values(fig.layout.xaxis.tickvals) == [1, 2, 3]
+        assert list(fig.layout.xaxis.ticktext) == ["5 Oct", "12 Oct", "19 Oct"]
+        assert fig.layout.xaxis.title.text == "Week of"
+        assert list(fig.data[0].customdata) == ["week of 5 Oct", "week of 12 Oct", "week of 19 Oct"]
+        assert fig.data[0].hovertemplate.endswith("<extra>%{customdata}</extra>")
+
+
+# -- waterfall -------------------------------------------------------------------------------
+
+
+def steps(*rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["user_id", "user_name", "change_amount"])
+
+
+def test_waterfall_goes_from_the_start_through_each_move_to_the_end():
+    fig = charts.waterfall(1_000_000.0, steps(("r1", "Ann", 250_000.0), ("r2", "Bob", -100_000.0)), 20_000.0,
+                           1_170_000.0, start_label="Mon 23 Nov", end_label="Tue 1 Dec", field_name="Commit")
+    [bars] = fig.data
+    assert bars.type == "waterfall"
+    assert list(bars.x) == ["Mon 23 Nov", "Ann", "Bob", "Everyone else", "Tue 1 Dec"]
+    assert list(bars.measure) == ["absolute", "relative", "relative", "relative", "total"]
+    assert values(bars.y)[:4] == [1_000_000.0, 250_000.0, -100_000.0, 20_000.0]
+    assert list(bars.text) == ["$1M", "+$250K", "-$100K", "+$20K", "$1.17M"]
+    assert bars.increasing.marker.color == UP and bars.decreasing.marker.color == DOWN
+    assert bars.totals.marker.color == COLORS["commit"]
+    assert fig.layout.title.text == "What moved commit"
+    assert fig.layout.yaxis.title.text == "Commit" and fig.layout.yaxis.tickprefix == "$"
+    # Plotly's own arithmetic lands on the end total: start + moves + everyone else.
+    assert sum(values(bars.y)[:4]) == 1_170_000.0
+
+
+def test_waterfall_escapes_names_and_keeps_namesakes_apart():
+    fig = charts.waterfall(10.0, steps(("a", "<b>Max</b>", 1.0), ("b", "<b>Max</b>", 2.0), ("c", None, 3.0)), 0.0,
+                           16.0, start_label="<i>start</i>", end_label="end", field_name="Best case",
+                           title="<script>")
+    assert list(fig.data[0].x) == ["&lt;i&gt;start&lt;/i&gt;", "&lt;b&gt;Max&lt;/b&gt;",
+                                   "&lt;b&gt;Max&lt;/b&gt; (2)", "", "Everyone else", "end"]
+    assert fig.layout.title.text == "&lt;script&gt;"
+
+
+def test_waterfall_with_nothing_moved_still_shows_start_and_end():
+    fig = charts.waterfall(500.0, steps(), 0.0, 500.0, start_label="s", end_label="e", field_name="Pipeline")
+    assert list(fig.data[0].x) == ["s", "Everyone else", "e"]
+    assert list(fig.data[0].text) == ["$500", "+$0", "$500"]
+
+
+@pytest.mark.parametrize("start, end", [(None, 5.0), (5.0, None)])
+def test_waterfall_without_an_export_at_either_end(start, end):
+    fig = charts.waterfall(start, steps(), 0.0, end, start_label="s", end_label="e", field_name="Commit")
+    assert_empty(fig, "No export to start from or to end at for this selection.", "What moved commit")
+
+
+# -- pacing ----------------------------------------------------------------------------------
+
+
+def pacing_weeks() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = [(w, p, label, pct) for p, label, base in (("2026_Q4", "Q4 2026", 10), ("2026_Q3", "Q3 2026", 5),
+                                                      ("2026_Q2", "Q2 2026", 7))
+            for w, pct in ((1, base), (2, base * 2), (3, base * 3)) if not (p == "2026_Q4" and w == 3)]
+    weeks = pd.DataFrame(rows, columns=["week_number", "period", "label", "attainment_pct"])
+    average = pd.DataFrame({"week_number": [1, 2, 3], "attainment_pct": [6.0, 12.0, 18.0]})
+    return weeks, average
+
+
+def test_pacing_draws_the_quarter_against_earlier_ones_and_their_average():
+    weeks, average = pacing_weeks()
+    fig = charts.pacing(weeks, average, "2026_Q4")
+    assert [t.name for t in fig.data] == ["Q3 2026", "Q2 2026", "2-quarter average", "Q4 2026"]
+    current = fig.data[-1]
+    assert values(current.x) == [1, 2] and values(current.y) == [10, 20]
+    assert current.line.color == COLORS["closed"] and current.line.width == 3 and current.mode == "lines+markers"
+    assert all(t.line.color == COLORS["quota"] and t.line.width == 1 for t in fig.data[:2])
+    assert fig.data[2].line.dash == "dash" and values(fig.data[2].y) == [6.0, 12.0, 18.0]
+    assert fig.layout.yaxis.ticksuffix == "%" and fig.layout.yaxis.title.text == "Closed won / quota"
+    assert fig.layout.xaxis.title.text == "Week of the quarter"
+    assert [s.y0 for s in fig.layout.shapes] == [100]
+
+
+def test_pacing_without_earlier_quarters_shows_the_quarter_alone():
+    weeks, _ = pacing_weeks()
+    alone = weeks[weeks["period"] == "2026_Q4"]
+    fig = charts.pacing(alone, pd.DataFrame(columns=["week_number", "attainment_pct"]), "2026_Q4")
+    assert [t.name for t in fig.data] == ["Q4 2026"]
+
+
+def test_pacing_without_data():
+    weeks, average = pacing_weeks()
+    assert_empty(charts.pacing(weeks.iloc[0:0], average.iloc[0:0], "2026_Q4"),
+                 "No quota loaded for this selection yet.", "Pacing against past quarters")
