@@ -46,10 +46,11 @@ def _style(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     return fig
 
 
-def _week_axis(fig: go.Figure, weekly: pd.DataFrame, title: str = "Week of the quarter") -> None:
+def _week_axis(fig: go.Figure, weekly: pd.DataFrame, title: str = "Week of the quarter", dated: str = "Week of"
+               ) -> None:
     """Weeks by their first day ("30 Nov") when the frame carries `start_date`, else by number."""
     if "start_date" in weekly.columns and weekly["start_date"].notna().all():
-        fig.update_xaxes(title=title.replace("Week of the quarter", "Week of"), tickmode="array",
+        fig.update_xaxes(title=dated, tickmode="array",
                          tickvals=list(weekly["week_number"]), ticktext=[_day_month(d) for d in weekly["start_date"]])
     else:
         fig.update_xaxes(title=title, dtick=1)
@@ -100,16 +101,17 @@ def accuracy_by_week(weekly: pd.DataFrame, target_pct: float,
     """Accuracy (line) and bias (bars) of the call at each week, against the accuracy target."""
     if weekly.empty:
         return _empty(title, "No ended period with data for this selection.")
+    weeks, extra = _week_hover(weekly)
     fig = go.Figure()
-    fig.add_bar(x=weekly["week_number"], y=weekly["bias_pct"], name="Bias",
+    fig.add_bar(x=weekly["week_number"], y=weekly["bias_pct"], name="Bias", customdata=weeks,
                 marker={"color": [COLORS["up"] if b >= 0 else COLORS["down"] for b in weekly["bias_pct"].fillna(0)]},
-                opacity=0.45, hovertemplate="Bias %{y:+.1f}%<extra>week %{x}</extra>")
+                opacity=0.45, hovertemplate=f"Bias %{{y:+.1f}}%{extra}")
     fig.add_scatter(x=weekly["week_number"], y=weekly["accuracy_pct"], name="Accuracy", mode="lines+markers",
-                    line={"color": COLORS["commit"], "width": 3},
-                    hovertemplate="Accuracy %{y:.1f}%<extra>week %{x}</extra>")
+                    line={"color": COLORS["commit"], "width": 3}, customdata=weeks,
+                    hovertemplate=f"Accuracy %{{y:.1f}}%{extra}")
     fig.add_hline(y=target_pct, line={"color": COLORS["target"], "dash": "dash"},
                   annotation_text=f"Target {target_pct:g}%", annotation_position="bottom right")
-    fig.update_xaxes(title="Week of the quarter (call taken that week)", dtick=1)
+    _week_axis(fig, weekly, "Week of the quarter (call taken that week)", "Week the call was taken")
     fig.update_yaxes(title=None, ticksuffix="%")
     return _style(fig, title)
 
