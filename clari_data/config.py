@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 ACCESS_ENTRY_RE = re.compile(r"[^@\s]*@[^@\s]+\.[^@\s]+")
 # ASCII digits only, and fullmatch: `$` alone would accept a trailing newline.
 PERIOD_RE = re.compile(r"[0-9]{4}_Q[1-4]", re.ASCII)
+# What DuckDB takes as memory_limit: a size with its unit, or a percentage of memory.
+MEMORY_LIMIT_RE = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B|%)\s*", re.ASCII | re.IGNORECASE)
 EXPORT_TYPES = ("forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed")
 # Clari's spec lists the crm_* types yet refuses them in its own type_not_supported example, and
 # production extractors never ask for them: a forecast tab's CRM fields arrive as forecast values.
@@ -129,8 +131,18 @@ class FieldRoles:
 @dataclass(frozen=True)
 class WarehouseSettings:
     path: str = "data/clari.duckdb"
-    memory_limit: str | None = None  # DuckDB's memory_limit, e.g. "1GB"; None leaves DuckDB's default
+    # DuckDB's memory cap, e.g. "1GB" or "50%" of the memory DuckDB sees; None is DuckDB's own 80%.
+    # Half leaves the rest to Python, Streamlit and the page caches in the same process.
+    memory_limit: str | None = "50%"
+    # DuckDB's worker threads; None is one per core, at most four (duckdb_threads). Reading an
+    # export parses its one JSON document on one thread: more threads speed only the page queries
+    # and the diff, and each keeps memory of its own.
+    threads: int | None = None
     downloads_dir: str | None = None  # where exports land before loading; default beside the warehouse
+
+    @property
+    def duckdb_threads(self) -> int:
+        return self.threads or min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -364,6 +376,7 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"[alerts] {f.name} must not be negative")
     if a.at_risk_below_pct > a.on_track_from_pct:
         raise ConfigError("[alerts] at_risk_below_pct must not be above on_track_from_pct")
+    _validate_warehouse(s.warehouse)
     sch = s.schedule
     if sch.interval_minutes is not None and sch.interval_minutes <= 0:
         raise ConfigError("[schedule] interval_minutes must be above 0")
@@ -381,6 +394,14 @@ def _validate(s: Settings) -> None:
         if not ACCESS_ENTRY_RE.fullmatch(entry):
             raise ConfigError(f"[access] refresh_allowed: {entry!r} is neither an e-mail address nor an "
                               "\"@domain\" entry, e.g. \"ana@example.com\" or \"@example.com\"")
+
+
+def _validate_warehouse(w: WarehouseSettings) -> None:
+    if w.memory_limit is not None and not MEMORY_LIMIT_RE.fullmatch(w.memory_limit):
+        raise ConfigError(f"[warehouse] memory_limit {w.memory_limit!r} is not a size or a share of memory, "
+                          "e.g. \"2GB\", \"512MB\" or \"50%\"")
+    if w.threads is not None and not 1 <= w.threads <= 256:
+        raise ConfigError(f"[warehouse] threads must be between 1 and 256, not {w.threads}")
 
 
 def _validate_notify(n: NotifySettings) -> None:

@@ -43,6 +43,17 @@ SELECT
     e.currency.code AS currency
 FROM unnested;
 
+-- name: stage_lists
+-- The ids each entry must name, once, and the document without its entries: the nested copy of
+-- every entry would otherwise stay in memory beside the flat one until the load ends.
+CREATE OR REPLACE TEMP TABLE stage_known AS
+SELECT 'user' AS kind, u.userId AS id FROM (SELECT unnest(users) AS u FROM stage_doc)
+UNION
+SELECT 'field', f.fieldId FROM (SELECT unnest(fields) AS f FROM stage_doc)
+UNION
+SELECT 'week', t.timeFrameId FROM (SELECT unnest(timeFrames) AS t FROM stage_doc);
+CREATE OR REPLACE TEMP TABLE stage_doc AS SELECT * EXCLUDE (entries) FROM stage_doc;
+
 -- name: entry_problems
 -- Counts of what the load drops or flags; the loader turns these into recorded warnings.
 WITH amounts AS (
@@ -51,9 +62,9 @@ WITH amounts AS (
 refs AS (
     SELECT
         r.*,
-        r.user_id IN (SELECT u.userId FROM (SELECT unnest(users) AS u FROM stage_doc)) AS known_user,
-        r.field_id IN (SELECT f.fieldId FROM (SELECT unnest(fields) AS f FROM stage_doc)) AS known_field,
-        r.time_frame_id IN (SELECT t.timeFrameId FROM (SELECT unnest(timeFrames) AS t FROM stage_doc)) AS known_week
+        r.user_id IN (SELECT id FROM stage_known WHERE kind = 'user') AS known_user,
+        r.field_id IN (SELECT id FROM stage_known WHERE kind = 'field') AS known_field,
+        r.time_frame_id IN (SELECT id FROM stage_known WHERE kind = 'week') AS known_week
     FROM stage_raw r
 )
 SELECT
@@ -90,9 +101,9 @@ SELECT
     currency
 FROM stage_raw
 WHERE time_period = $time_period
-  AND user_id IN (SELECT u.userId FROM (SELECT unnest(users) AS u FROM stage_doc))
-  AND field_id IN (SELECT f.fieldId FROM (SELECT unnest(fields) AS f FROM stage_doc))
-  AND time_frame_id IN (SELECT t.timeFrameId FROM (SELECT unnest(timeFrames) AS t FROM stage_doc))
+  AND user_id IN (SELECT id FROM stage_known WHERE kind = 'user')
+  AND field_id IN (SELECT id FROM stage_known WHERE kind = 'field')
+  AND time_frame_id IN (SELECT id FROM stage_known WHERE kind = 'week')
 QUALIFY row_number() OVER (PARTITION BY user_id, field_id, time_frame_id ORDER BY ordinal) = 1;
 
 -- name: upsert_users
@@ -238,6 +249,7 @@ FROM live_role_values;
 -- name: drop_stage
 DROP TABLE IF EXISTS stage_doc;
 DROP TABLE IF EXISTS stage_raw;
+DROP TABLE IF EXISTS stage_known;
 DROP TABLE IF EXISTS stage_cells;
 DROP TABLE IF EXISTS stage_role_values;
 

@@ -27,8 +27,8 @@ __all__ = ["DATA_TABLES", "EXPORT_COLUMNS", "SQL_DIR", "Cursor", "ExportRejected
 
 class Warehouse(Loads, Runs, Notifications):
     def __init__(self, path: str | Path, *, roles: FieldRoles | None = None, alerts: AlertSettings | None = None,
-                 memory_limit: str | None = None) -> None:
-        super().__init__(path, roles=roles, alerts=alerts, memory_limit=memory_limit)
+                 memory_limit: str | None = None, threads: int | None = None) -> None:
+        super().__init__(path, roles=roles, alerts=alerts, memory_limit=memory_limit, threads=threads)
         # This process now holds the only write lock, so a run still marked 'running' belongs to a
         # process that died mid-refresh.
         self.close_abandoned_runs()
@@ -36,7 +36,7 @@ class Warehouse(Loads, Runs, Notifications):
     @classmethod
     def from_settings(cls, settings: Settings) -> Warehouse:
         return cls(settings.warehouse.path, roles=settings.fields, alerts=settings.alerts,
-                   memory_limit=settings.warehouse.memory_limit)
+                   memory_limit=settings.warehouse.memory_limit, threads=settings.warehouse.duckdb_threads)
 
     def __enter__(self) -> Warehouse:
         return self

@@ -72,7 +72,7 @@ class WarehouseCore:
     every write goes through `transaction()`, under one lock."""
 
     def __init__(self, path: str | Path, *, roles: FieldRoles | None = None, alerts: AlertSettings | None = None,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, threads: int | None = None) -> None:
         self.path = Path(path)
         # Distinguishes this open warehouse from any other in the process, for result caches.
         self.cache_token = f"{self.path.resolve() if str(path) != ':memory:' else path}:{uuid.uuid4().hex}"
@@ -80,7 +80,9 @@ class WarehouseCore:
         self._write_lock = threading.RLock()
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        config = {"memory_limit": memory_limit} if memory_limit else {}
+        config: dict[str, str | int] = {"memory_limit": memory_limit} if memory_limit else {}
+        if threads:
+            config["threads"] = threads
         try:
             self._con = duckdb.connect(str(self.path), config=config)
         except duckdb.IOException as exc:

@@ -149,6 +149,7 @@ class Loads(WarehouseCore):
             raise _Unchanged(LoadResult("unchanged", latest[0], period, entries=doc["entries"]))
 
         cur.execute(stmts["stage_entries"])
+        cur.execute(stmts["stage_lists"])
         warnings = _warnings(_row(cur.execute(stmts["entry_problems"], {"time_period": period})))
         cur.execute(stmts["stage_cells"], params)
         staged = _row(cur.execute(stmts["stage_counts"]))

@@ -8,6 +8,7 @@ neither the real environment nor a developer's clari.toml / .streamlit/secrets.t
 from __future__ import annotations
 
 import copy
+import os
 import pickle
 import re
 import shutil
@@ -102,7 +103,7 @@ def test_the_example_files_commented_out_keys_are_valid_too(tmp_path, no_secrets
     assert settings.clari.time_periods == ("2026_Q3",)
     assert settings.clari.currency == "USD"
     assert settings.clari.scope_id == "1905::MGR"
-    assert settings.warehouse.memory_limit == "1GB"
+    assert (settings.warehouse.memory_limit, settings.warehouse.threads) == ("2GB", 2)
     assert settings.warehouse.downloads_dir == "data/downloads"
     assert settings.schedule.interval_minutes == 60.0
     assert settings.clari.forecast_names == {"net_arr": "Net ARR", "renewals": "Renewals"}
@@ -482,7 +483,8 @@ def test_redacted_is_plain_data_for_every_section():
     assert redacted["clari"]["types_to_export"] == list(DEFAULT_EXPORT_TYPES)
     assert redacted["fields"] == {"commit": "fc_commit", "best_case": "fc_best_case", "quota": "fc_quota",
                                   "closed": "crm_closed_won", "pipeline": "crm_pipeline"}
-    assert redacted["warehouse"] == {"path": "data/clari.duckdb", "memory_limit": None, "downloads_dir": None}
+    assert redacted["warehouse"] == {"path": "data/clari.duckdb", "memory_limit": "50%", "threads": None,
+                                      "downloads_dir": None}
     assert redacted["schedule"]["cron"] == "0 6 * * *"
     assert redacted["demo"] == {"seed": 7, "users": 60, "advance_days_per_refresh": 1.0, "job_seconds": 0.3}
     assert "source_path" not in redacted
@@ -518,3 +520,12 @@ def test_forecast_names_from_the_file(tmp_path):
 def test_bad_forecast_names(tmp_path, toml, message):
     with pytest.raises(ConfigError, match=message):
         load(tmp_path, f"[clari]\n{toml}\n")
+
+
+def test_warehouse_memory_limit_and_threads_are_checked(tmp_path):
+    w = load(tmp_path, '[warehouse]\nmemory_limit = "2GB"\nthreads = 3\n').warehouse
+    assert (w.memory_limit, w.threads, w.duckdb_threads) == ("2GB", 3, 3)
+    assert Settings().warehouse.duckdb_threads == min(4, os.cpu_count() or 1)
+    for bad, words in (('memory_limit = "lots"', "memory_limit"), ("threads = 0", "threads")):
+        with pytest.raises(ConfigError, match=words):
+            load(tmp_path, f"[warehouse]\n{bad}\n")
