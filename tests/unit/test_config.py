@@ -283,9 +283,8 @@ def test_deprecated_max_retries_still_works_and_says_so(tmp_path, caplog):
 def test_unknown_key(tmp_path):
     assert error(tmp_path, '[clari]\napi_keyy = "x"\n') == (
         "[clari] has an unknown key 'api_keyy'; known keys: api_key, backoff_seconds, base_url, currency, "
-        "forecast_ids, forecast_names, max_attempts, periods_back, poll_deadline_seconds, poll_interval_seconds, scope_id, "
-        "time_periods, "
-        "timeout_seconds, types_to_export")
+        "forecast_ids, forecast_names, max_attempts, periods_back, poll_deadline_seconds, poll_interval_seconds, "
+        "scope_id, time_periods, timeout_seconds, types_to_export")
 
 
 def test_unknown_section(tmp_path):
