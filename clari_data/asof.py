@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from .timeutil import naive_utc
 
@@ -102,8 +102,11 @@ def parse_as_of(text: str | None, *, now: datetime, first: datetime | None, late
 
 
 def as_of_of_export(exported_at: datetime) -> AsOf:
-    """The `as_of` that shows exactly this export (and nothing taken after it)."""
+    """The `as_of` that shows this export: its time, rounded up to a whole second so the link stays
+    short (no two exports of a forecast and period land within one second)."""
     moment = naive_utc(exported_at)
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
     return AsOf(moment, canonical(moment))
 
 
