@@ -6,6 +6,7 @@ The same evaluation feeds the page banners and the notifications, so both always
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from . import analytics
@@ -34,7 +35,7 @@ def data_alerts(wh: Warehouse, thresholds: AlertSettings, roles: FieldRoles, sel
     found = [COVERAGE.check(analytics.coverage_members(wh, sel, cur), **COVERAGE.thresholds(thresholds))]
     ended = accuracy_period(wh, sel, cur)
     if ended:
-        rows = analytics.accuracy_members(wh, Selection(sel.forecast_id, ended, sel.team, sel.reps), cur)
+        rows = analytics.accuracy_members(wh, replace(sel, time_period=ended), cur)
         found.append(ACCURACY.check(analytics.accuracy_summary(rows), ended, **ACCURACY.thresholds(thresholds)))
     pair = analytics.export_pair(wh, sel, cur=cur)
     if pair.previous is not None:
@@ -55,7 +56,7 @@ def evaluate(wh: Warehouse, settings: Settings, sel: Selection | None, now: date
 
 def accuracy_period(wh: Warehouse, sel: Selection, cur=None) -> str | None:
     """The period whose accuracy a view shows: the selected one if it has ended, else the latest ended."""
-    periods = analytics.periods(wh, sel.forecast_id, cur)
+    periods = analytics.periods(wh, sel.forecast_id, cur, as_of=sel.as_of)
     ended = periods[periods["has_ended"]]["time_period"].tolist()
     if sel.time_period in ended:
         return sel.time_period

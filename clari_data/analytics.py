@@ -5,6 +5,7 @@ thresholds (the change rule, coverage, the rep status cut-offs) are applied in S
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,16 +18,26 @@ from .warehouse import Cursor, Warehouse
 @dataclass(frozen=True)
 class Selection:
     """The filters of a view: one forecast and period, optionally a team (its manager's user id)
-    and several reps."""
+    and several reps, and the moment shown (`as_of`, naive UTC; None: the latest data)."""
 
     forecast_id: str
     time_period: str
     team: str | None = None
     reps: tuple[str, ...] = ()
+    as_of: datetime | None = None
 
     def params(self) -> dict[str, Any]:
+        """The filters as the queries bind them (`as_of` is resolved to an export first: `shown_params`)."""
         return {"forecast_id": self.forecast_id, "time_period": self.time_period,
                 "team": self.team, "reps": list(self.reps)}
+
+
+@dataclass(frozen=True)
+class Export:
+    """One loaded export of a forecast and period, and when Clari took it (naive UTC)."""
+
+    export_id: int
+    exported_at: datetime
 
 
 @dataclass(frozen=True)
@@ -62,8 +73,9 @@ def forecasts(wh: Warehouse, cur: Cursor | None = None) -> list[str]:
     return wh.query("filter_forecasts", cur)["forecast_id"].tolist()
 
 
-def periods(wh: Warehouse, forecast_id: str, cur=None) -> pd.DataFrame:
-    return wh.query("filter_periods", cur, forecast_id=forecast_id)
+def periods(wh: Warehouse, forecast_id: str, cur=None, as_of: datetime | None = None) -> pd.DataFrame:
+    """The forecast's periods with data at `as_of` (None: now), newest first, and whether each had ended."""
+    return wh.query("filter_periods", cur, forecast_id=forecast_id, as_of=as_of)
 
 
 def people(wh: Warehouse, forecast_id: str, time_period: str, cur=None) -> pd.DataFrame:
@@ -86,6 +98,78 @@ def team_members(people: pd.DataFrame, manager_user_id: str) -> set[str]:
     return found
 
 
+# -- exports and labels ----------------------------------------------------------------------
+
+
+def exports_of(wh: Warehouse, forecast_id: str, time_period: str, cur=None) -> pd.DataFrame:
+    """Every export of a forecast and period: export_id, exported_at, newest first."""
+    return wh.query("exports_of", cur, forecast_id=forecast_id, time_period=time_period)
+
+
+def first_export_at(wh: Warehouse, cur=None) -> datetime | None:
+    """When the first export of any forecast and period was taken (None: nothing loaded)."""
+    return wh.query_row("export_span", cur)["first_exported_at"]
+
+
+def latest_export_at(wh: Warehouse, cur=None) -> datetime | None:
+    """When the newest export of any forecast and period was taken (None: nothing loaded)."""
+    return wh.query_row("export_span", cur)["latest_exported_at"]
+
+
+def export_at(wh: Warehouse, forecast_id: str, time_period: str, as_of: datetime | None,
+              cur=None) -> Export | None:
+    """The export a forecast and period show at `as_of`: the newest taken at or before it (the
+    latest when `as_of` is None); None when there was none yet."""
+    row = _export_row(wh, forecast_id, time_period, as_of, cur)
+    return Export(row["export_id"], row["exported_at"]) if row else None
+
+
+def _export_row(wh: Warehouse, forecast_id: str, time_period: str, as_of: datetime | None, cur) -> dict | None:
+    row = wh.query_row("export_at", cur, forecast_id=forecast_id, time_period=time_period, as_of=as_of)
+    return row if row["export_id"] is not None else None
+
+
+# No export can have id 0: as of a moment before a period's first export, its queries find nothing.
+NO_EXPORT = 0
+
+
+def shown_export_id(wh: Warehouse, sel: Selection, cur=None) -> int | None:
+    """The export id the selection's queries bind as `$export_id`: None for the latest data (read
+    from the current tables, the fast path), else the export in force at `sel.as_of`."""
+    if sel.as_of is None:
+        return None
+    row = _export_row(wh, sel.forecast_id, sel.time_period, sel.as_of, cur)
+    if row is None:
+        return NO_EXPORT
+    return None if row["is_latest"] else row["export_id"]
+
+
+def shown_params(wh: Warehouse, sel: Selection, cur=None) -> dict[str, Any]:
+    """The selection's query parameters with `export_id`, the export shown at `sel.as_of`."""
+    return {**sel.params(), "export_id": shown_export_id(wh, sel, cur)}
+
+
+_PERIOD_ID = re.compile(r"^(\d{4})_Q(\d)$")
+
+
+def period_label(period_id: str, label: str | None = None, year: str | int | None = None) -> str:
+    """How Clari names a period ("Q4 2026"), from its label and year, else from the id's form."""
+    if label:
+        text = str(label).strip()
+        year_text = str(year).strip() if year is not None else ""
+        return f"{text} {year_text}" if year_text and year_text not in text else text
+    match = _PERIOD_ID.match(period_id)
+    return f"Q{match.group(2)} {match.group(1)}" if match else period_id.replace("_", " ")
+
+
+def period_labels(wh: Warehouse, cur=None) -> dict[str, str]:
+    """Every loaded period's display name by id: "2026_Q4" -> "Q4 2026"."""
+    rows = wh.query("period_labels", cur)
+    return {r.time_period_id: period_label(r.time_period_id, None if pd.isna(r.label) else r.label,
+                                           None if pd.isna(r.year) else r.year)
+            for r in rows.itertuples()}
+
+
 # -- numbers ---------------------------------------------------------------------------------
 
 
@@ -101,32 +185,46 @@ def headline_of(weekly: pd.DataFrame) -> Headline:
 
 
 def weekly_totals(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
-    """The headline numbers per week, with open pipeline, remaining quota and coverage."""
-    return wh.query("weekly_totals", cur, **sel.params())
+    """The headline numbers per week (with each week's `start_date`), open pipeline, remaining
+    quota and coverage, as the export shown at `sel.as_of` had them."""
+    return wh.query("weekly_totals", cur, **shown_params(wh, sel, cur))
+
+
+def weekly_totals_at(wh: Warehouse, sel: Selection, export_id: int, cur=None) -> pd.DataFrame:
+    """`weekly_totals` as a given export of the selection's forecast and period had them."""
+    return wh.query("weekly_totals", cur, **sel.params(), export_id=export_id)
 
 
 def coverage_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
-    return wh.query("coverage_members", cur, **sel.params())
+    return wh.query("coverage_members", cur, **shown_params(wh, sel, cur))
 
 
 def performance_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
-    return wh.query("performance_members", cur, **sel.params())
+    return wh.query("performance_members", cur, **shown_params(wh, sel, cur))
 
 
 def accuracy_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
-    return wh.query("accuracy_members", cur, **sel.params())
+    return wh.query("accuracy_members", cur, **shown_params(wh, sel, cur))
+
+
+def role_amounts(wh: Warehouse, sel: Selection, export_id: int | None, users: list[str],
+                 cur=None) -> pd.DataFrame:
+    """Some users' role amounts (commit, best case, pipeline, closed) in the latest week of an
+    export (None: the latest)."""
+    return wh.query("role_amounts", cur, forecast_id=sel.forecast_id, time_period=sel.time_period,
+                    export_id=export_id, users=list(users))
 
 
 def accuracy_by_week(rows: pd.DataFrame) -> pd.DataFrame:
     """Aggregate accuracy and bias per week over the headline rows (never a manager and their reps
     together): accuracy = 100 * (1 - sum|F - A| / sum|A|) (WAPE form), bias = 100 * (sum F - sum A) / sum|A|."""
+    weeks = ["week_number", "time_frame_id"] + (["start_date"] if "start_date" in rows.columns else [])
     rows = rows[rows["in_headline"]].copy()
     if rows.empty:
-        return pd.DataFrame(columns=["week_number", "time_frame_id", "forecast_amount", "actual_amount",
-                                     "accuracy_pct", "bias_pct"])
+        return pd.DataFrame(columns=[*weeks, "forecast_amount", "actual_amount", "accuracy_pct", "bias_pct"])
     rows["abs_error"] = (rows["forecast_amount"] - rows["actual_amount"]).abs()
     rows["abs_actual"] = rows["actual_amount"].abs()
-    out = rows.groupby(["week_number", "time_frame_id"], as_index=False).agg(
+    out = rows.groupby(weeks, as_index=False, dropna=False).agg(
         forecast_amount=("forecast_amount", "sum"), actual_amount=("actual_amount", "sum"),
         abs_error=("abs_error", "sum"), abs_actual=("abs_actual", "sum"))
     denominator = out["abs_actual"].where(out["abs_actual"] != 0)
@@ -152,18 +250,39 @@ def accuracy_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class ExportPair:
-    latest: int | None
+    latest: int | None  # the export shown (at sel.as_of)
     previous: int | None
     week_ago: int | None
     first: int | None
 
 
+@dataclass(frozen=True)
+class ExportPoints:
+    """The exports a page compares: the one shown at `sel.as_of`, the one before it, the newest at
+    least `days` older (None if none is), and the period's first."""
+
+    shown: Export | None
+    previous: Export | None
+    week_ago: Export | None
+    first: Export | None
+
+
+def export_points(wh: Warehouse, sel: Selection, days: int = 7, cur=None) -> ExportPoints:
+    row = wh.query_row("export_pair", cur, forecast_id=sel.forecast_id, time_period=sel.time_period,
+                       days=days, as_of=sel.as_of)
+
+    def export(name: str) -> Export | None:
+        eid = row[f"{name}_export_id"]
+        return Export(eid, row[f"{name}_exported_at"]) if eid is not None else None
+
+    return ExportPoints(export("latest"), export("previous"), export("week_ago"), export("first"))
+
+
 def export_pair(wh: Warehouse, sel: Selection, days: int = 7, cur=None) -> ExportPair:
-    row = wh.query_row("export_pair", cur, forecast_id=sel.forecast_id, time_period=sel.time_period, days=days)
+    points = export_points(wh, sel, days, cur)
+    ids = [p.export_id if p else None for p in (points.shown, points.previous, points.week_ago, points.first)]
     # With less than a week of history, "the last week" is everything since the first export.
-    week_ago = row["week_ago_export_id"] if row["week_ago_export_id"] is not None else row["first_export_id"]
-    return ExportPair(row["latest_export_id"], row["previous_export_id"], week_ago,
-                      row["first_export_id"])
+    return ExportPair(ids[0], ids[1], ids[2] if ids[2] is not None else ids[3], ids[3])
 
 
 def moves_between(wh: Warehouse, sel: Selection, from_export: int, to_export: int, *, change_pct: float,

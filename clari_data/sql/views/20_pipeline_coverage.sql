@@ -1,5 +1,6 @@
--- Coverage of each user in the latest week (coverage_ratio: 05_coverage.sql).
-CREATE OR REPLACE VIEW pipeline_coverage AS
+-- Coverage of each user in the latest week (coverage_ratio: 05_coverage.sql), at an export
+-- (NULL: the latest); the view pipeline_coverage is every forecast and period at its latest.
+CREATE OR REPLACE MACRO pipeline_coverage_at(forecast, period, export) AS TABLE
 SELECT
     v.forecast_id,
     v.time_period,
@@ -15,5 +16,9 @@ SELECT
     v.pipeline_amount - v.closed_amount AS open_pipeline_amount,
     v.quota_amount - v.closed_amount AS remaining_quota_amount,
     coverage_ratio(v.pipeline_amount - v.closed_amount, v.quota_amount - v.closed_amount) AS coverage_ratio
-FROM latest_week_values v
+FROM role_values_at(forecast, period, export, latest_week_only := true) v
 LEFT JOIN user_directory u USING (user_id);
+
+CREATE OR REPLACE VIEW pipeline_coverage AS
+SELECT c.*
+FROM latest_exports e, pipeline_coverage_at(e.forecast_id, e.time_period, NULL) c;

@@ -1,13 +1,14 @@
--- Each user's attainment and call against quota in the latest week, with a status from the
--- configured cut-offs ([alerts] at_risk_below_pct and on_track_from_pct, kept in the one-row
--- table rep_status_cutoffs by the warehouse at every start).
-CREATE OR REPLACE VIEW rep_performance AS
+-- Each user's attainment and call against quota in the latest week, at an export (NULL: the
+-- latest), with a status from the configured cut-offs ([alerts] at_risk_below_pct and
+-- on_track_from_pct, kept in the one-row table rep_status_cutoffs by the warehouse at every
+-- start). The view rep_performance is every forecast and period at its latest.
+CREATE OR REPLACE MACRO rep_performance_at(forecast, period, export) AS TABLE
 WITH perf AS (
     SELECT
         v.*,
         100 * v.closed_amount / nullif(v.quota_amount, 0) AS attainment_pct,
         100 * v.commit_amount / nullif(v.quota_amount, 0) AS forecast_to_quota_pct
-    FROM latest_week_values v
+    FROM role_values_at(forecast, period, export, latest_week_only := true) v
 )
 SELECT
     p.forecast_id,
@@ -34,3 +35,7 @@ SELECT
 FROM perf p
 CROSS JOIN rep_status_cutoffs k
 LEFT JOIN user_directory u USING (user_id);
+
+CREATE OR REPLACE VIEW rep_performance AS
+SELECT r.*
+FROM latest_exports e, rep_performance_at(e.forecast_id, e.time_period, NULL) r;

@@ -1,15 +1,21 @@
--- Periods that have ended: the latest export of the period was taken after its last day, so its
--- closed amount is final.
-CREATE OR REPLACE VIEW forecast_accuracy AS
+-- Accuracy of a period that had ended at an export (NULL: the latest): the export was taken
+-- after the period's last day, so its closed amount is final. The view forecast_accuracy is every
+-- forecast and period at its latest.
+CREATE OR REPLACE MACRO forecast_accuracy_at(forecast, period, export) AS TABLE
 WITH ended AS (
-    SELECT e.forecast_id, e.time_period
-    FROM latest_exports e
+    SELECT 1
+    FROM export_in_force(forecast, period, export) e
     JOIN time_periods p ON p.time_period_id = e.time_period
     WHERE p.end_date < CAST(e.exported_at AS DATE)
 ),
+vals AS (
+    SELECT * FROM role_values_at(forecast, period, export)
+    WHERE EXISTS (SELECT 1 FROM ended)
+),
 actuals AS (
-    SELECT forecast_id, time_period, user_id, closed_amount AS actual_amount
-    FROM latest_week_values
+    SELECT user_id, closed_amount AS actual_amount
+    FROM vals
+    WHERE is_latest_week
 )
 SELECT
     v.forecast_id,
@@ -27,8 +33,11 @@ SELECT
          THEN 100 * (1 - abs(v.commit_amount - a.actual_amount) / abs(a.actual_amount)) END AS accuracy_pct,
     CASE WHEN a.actual_amount <> 0
          THEN 100 * (v.commit_amount - a.actual_amount) / abs(a.actual_amount) END AS bias_pct
-FROM role_values v
-JOIN ended USING (forecast_id, time_period)
-JOIN actuals a USING (forecast_id, time_period, user_id)
+FROM vals v
+JOIN actuals a USING (user_id)
 JOIN week_numbers w ON w.time_period = v.time_period AND w.time_frame_id = v.time_frame_id
 LEFT JOIN user_directory u ON u.user_id = v.user_id;
+
+CREATE OR REPLACE VIEW forecast_accuracy AS
+SELECT a.*
+FROM latest_exports e, forecast_accuracy_at(e.forecast_id, e.time_period, NULL) a;
