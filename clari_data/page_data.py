@@ -8,13 +8,15 @@ cache calls them in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 
 import duckdb
 import pandas as pd
 
 from . import alerts, analytics
-from .analytics import ExportPair, Headline, Selection
+from .analytics import Export, ExportPair, Headline, Selection
+from .periods import periods_ending_at
 from .warehouse import Warehouse
 
 Cursor = duckdb.DuckDBPyConnection
@@ -49,13 +51,78 @@ def filter_options(wh: Warehouse, forecast_id: str | None = None, time_period: s
 
 @dataclass(frozen=True)
 class OverviewData:
-    weekly: pd.DataFrame  # weekly_totals: the headline numbers per week
+    weekly: pd.DataFrame  # weekly_totals: the headline numbers per week, as of the shown export
     headline: Headline  # its latest week
+    previous: Headline | None  # the headline at the export before the shown one
+    week_ago: Headline | None  # ... and at the newest export at least 7 days older
+    export: Export | None  # the export shown (at sel.as_of; None: nothing loaded then)
+    previous_export: Export | None
+    week_ago_export: Export | None
 
 
 def overview(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> OverviewData:
     weekly = analytics.weekly_totals(wh, sel, cur)
-    return OverviewData(weekly, analytics.headline_of(weekly))
+    points = analytics.export_points(wh, sel, cur=cur)
+
+    def headline_at(export: Export | None) -> Headline | None:
+        if export is None:
+            return None
+        return analytics.headline_of(analytics.weekly_totals_at(wh, sel, export.export_id, cur))
+
+    return OverviewData(weekly, analytics.headline_of(weekly), headline_at(points.previous),
+                        headline_at(points.week_ago), points.shown, points.previous, points.week_ago)
+
+
+PACING_QUARTERS = 4  # the earlier quarters the chosen one is paced against
+
+
+@dataclass(frozen=True)
+class PacingData:
+    weeks: pd.DataFrame  # week_number, period, label, attainment_pct: the chosen period and earlier ones
+    average: pd.DataFrame  # week_number, attainment_pct: the earlier quarters' average
+    week_number: int | None  # the chosen period's latest week
+    points_vs_average: float | None  # its attainment minus the average's at that week (points)
+
+
+def pacing(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> PacingData:
+    """Closed won / quota by week of quarter for the selection, in the chosen period and in each of
+    the four quarters before it that are loaded, each as of the export shown at `sel.as_of`."""
+    labels = analytics.period_labels(wh, cur)
+    frames = []
+    for period in periods_ending_at(sel.time_period, PACING_QUARTERS):
+        weekly = analytics.weekly_totals(wh, replace(sel, time_period=period), cur)
+        if weekly.empty:
+            continue
+        quota = weekly["quota_amount"].where(weekly["quota_amount"] != 0)
+        frames.append(pd.DataFrame({
+            "week_number": weekly["week_number"].astype(int), "period": period,
+            "label": labels.get(period, analytics.period_label(period)),
+            "attainment_pct": (100 * weekly["closed_amount"] / quota).astype(float)}))
+    return pacing_figures(pd.concat(frames, ignore_index=True) if frames else _no_weeks(), sel.time_period)
+
+
+def _no_weeks() -> pd.DataFrame:
+    return pd.DataFrame({"week_number": pd.Series(dtype=int), "period": pd.Series(dtype=str),
+                         "label": pd.Series(dtype=str), "attainment_pct": pd.Series(dtype=float)})
+
+
+def pacing_figures(weeks: pd.DataFrame, period: str) -> PacingData:
+    """The average of the quarters other than `period` by week, and where `period` stands against
+    it at its latest week (pure: the pacing tests work these by hand)."""
+    earlier = weeks[weeks["period"] != period]
+    average = (earlier.groupby("week_number", as_index=False)["attainment_pct"].mean()
+               if not earlier.empty else pd.DataFrame({"week_number": pd.Series(dtype=int),
+                                                       "attainment_pct": pd.Series(dtype=float)}))
+    chosen = weeks[weeks["period"] == period]
+    if chosen.empty:
+        return PacingData(weeks, average, None, None)
+    last = chosen.loc[chosen["week_number"].idxmax()]
+    week = int(last["week_number"])
+    at_week = average.loc[average["week_number"] == week, "attainment_pct"]
+    points = None
+    if not at_week.empty and pd.notna(at_week.iloc[0]) and pd.notna(last["attainment_pct"]):
+        points = float(last["attainment_pct"] - at_week.iloc[0])
+    return PacingData(weeks, average, week, points)
 
 
 @dataclass(frozen=True)
@@ -80,7 +147,7 @@ def accuracy(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> Accura
     period = alerts.accuracy_period(wh, sel, cur)
     if period is None:
         return None
-    rows = analytics.accuracy_members(wh, Selection(sel.forecast_id, period, sel.team, sel.reps), cur)
+    rows = analytics.accuracy_members(wh, replace(sel, time_period=period), cur)
     pivot = rows.pivot_table(index="user_name", columns="week_number", values="accuracy_pct", aggfunc="mean")
     pivot.columns = [f"W{c}" for c in pivot.columns]
     return AccuracyData(period, rows, analytics.accuracy_by_week(rows), analytics.accuracy_summary(rows),
@@ -144,6 +211,134 @@ def changes(wh: Warehouse, sel: Selection, change_pct: float, change_min_amount:
         return Moves(moves, *analytics.biggest_movers(moves))
 
     return ChangesData(pair, window(pair.previous), window(pair.week_ago))
+
+
+WATERFALL_STARTS = ("previous", "week", "quarter")
+WATERFALL_FIELDS = ("commit", "best_case", "pipeline", "closed")
+
+
+@dataclass(frozen=True)
+class WaterfallData:
+    start: Export | None  # the start point's export (None: no export before the end)
+    end: Export | None  # the export shown (at sel.as_of)
+    start_total: float | None  # the headline's amount of the field at the start
+    steps: pd.DataFrame  # user_id, user_name, change_amount: the n biggest moves by |amount|
+    others_amount: float  # everything else: start_total + sum(steps) + others_amount = end_total
+    end_total: float | None
+    moves: pd.DataFrame  # every person's move: user_id, user_name, is_manager, start_amount, end_amount, change_amount
+
+
+def waterfall(wh: Warehouse, sel: Selection, start: str = "week", field: str = "commit", n: int = 8,
+              cur: Cursor | None = None) -> WaterfallData:
+    """How the headline's `field` went from a start point to the export shown, person by person:
+    the chosen reps, else the reps under the chosen team, else the managers reporting to the top.
+
+    `start`: `previous` (the export before the shown one), `week` (the first export taken since
+    Monday 00:00 UTC of the shown export's week; the one before it when that is the shown export
+    itself), `quarter` (the period's first export), or an ISO date (the export in force at the end
+    of that day, UTC) or date-time (UTC)."""
+    if field not in WATERFALL_FIELDS:
+        raise ValueError(f"field must be one of {', '.join(WATERFALL_FIELDS)}, not {field!r}")
+    exports = analytics.exports_of(wh, sel.forecast_id, sel.time_period, cur)
+    end = analytics.export_at(wh, sel.forecast_id, sel.time_period, sel.as_of, cur)
+    begin = waterfall_start(exports, end, start)
+    people = analytics.people(wh, sel.forecast_id, sel.time_period, cur)
+    headline, persons = waterfall_people(people, sel)
+    column = f"{field}_amount"
+
+    def amounts(export: Export | None) -> pd.Series:
+        if export is None:
+            return pd.Series(dtype=float)
+        latest = export.export_id == int(exports["export_id"].max())
+        rows = analytics.role_amounts(wh, sel, None if latest else export.export_id, sorted(headline | persons), cur)
+        return rows.set_index("user_id")[column].astype(float)
+
+    at_end = amounts(end)
+    at_start = amounts(begin) if begin is not None and end is not None else pd.Series(dtype=float)
+    return waterfall_figures(people, headline, persons, at_start if begin is not None else None,
+                             at_end if end is not None else None, begin, end, n)
+
+
+def waterfall_start(exports: pd.DataFrame, end: Export | None, start: str) -> Export | None:
+    """The export a waterfall starts from (`exports`: analytics.exports_of, newest first)."""
+    if end is None:
+        return None
+    before = exports[exports["export_id"] < end.export_id]  # newest first
+    if start == "previous":
+        chosen = before.head(1)
+    elif start == "quarter":
+        chosen = before.tail(1)
+    elif start == "week":
+        monday = datetime.combine(end.exported_at.date() - timedelta(days=end.exported_at.weekday()), time())
+        this_week = before[before["exported_at"] >= monday]
+        chosen = this_week.tail(1) if not this_week.empty else before.head(1)
+    else:
+        chosen = before[before["exported_at"] <= parse_start(start)].head(1)
+    if chosen.empty:
+        return None
+    row = chosen.iloc[0]
+    return Export(int(row["export_id"]), pd.Timestamp(row["exported_at"]).to_pydatetime())
+
+
+def parse_start(text: str) -> datetime:
+    """A waterfall's start as an instant (naive UTC): an ISO date means the end of that day."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"from must be an ISO date, a date-time or one of {', '.join(WATERFALL_STARTS)}, "
+                         f"not {text!r}") from None
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else \
+        (moment - moment.utcoffset()).replace(tzinfo=None)
+
+
+def waterfall_people(people: pd.DataFrame, sel: Selection) -> tuple[set[str], set[str]]:
+    """Who the headline sums (in_headline) and whose moves are the steps: the chosen reps; else
+    the reps (non-managers) anywhere under the chosen team; else the managers reporting to the top."""
+    if sel.reps:
+        return set(sel.reps), set(sel.reps)
+    if sel.team:
+        below = analytics.team_members(people, sel.team)
+        reps = set(people[people["user_id"].isin(below) & ~people["is_manager"].astype(bool)]["user_id"])
+        return {sel.team}, reps
+    top = set(people[people["manager_user_id"].isna()]["user_id"])
+    managers = people["manager_user_id"].isin(top) & people["is_manager"].astype(bool)
+    return top, set(people[managers]["user_id"])
+
+
+def waterfall_figures(people: pd.DataFrame, headline: set[str], persons: set[str], at_start: pd.Series | None,
+                      at_end: pd.Series | None, start: Export | None, end: Export | None, n: int) -> WaterfallData:
+    """The totals, the n biggest moves and everyone else from each person's amount at the start and
+    the end (pure: the waterfall tests work these by hand). A person missing at one end counts as 0."""
+    def total(amounts: pd.Series | None) -> float | None:
+        if amounts is None:
+            return None
+        there = amounts[amounts.index.isin(headline)].dropna()
+        return float(there.sum()) if not there.empty else None
+
+    start_total, end_total = total(at_start), total(at_end)
+    names = people.set_index("user_id")
+    ids = sorted(persons)
+    if at_start is None or at_end is None:
+        ids = []
+    before = (at_start if at_start is not None else pd.Series(dtype=float)).reindex(ids)
+    after = (at_end if at_end is not None else pd.Series(dtype=float)).reindex(ids)
+    moves = pd.DataFrame({
+        "user_id": ids,
+        "user_name": [names["user_name"].get(u, u) if u in names.index else u for u in ids],
+        "is_manager": [bool(names["is_manager"].get(u, False)) if u in names.index else False for u in ids],
+        "start_amount": before.to_numpy(dtype=float),
+        "end_amount": after.to_numpy(dtype=float),
+    })
+    moves["change_amount"] = moves["end_amount"].fillna(0) - moves["start_amount"].fillna(0)
+    moves = (moves.assign(size=moves["change_amount"].abs()).sort_values(["size", "user_name"], ascending=[False, True])
+             .drop(columns="size").reset_index(drop=True))
+    steps = moves[moves["change_amount"] != 0].head(n)[["user_id", "user_name", "change_amount"]].reset_index(drop=True)
+    others = 0.0
+    if start_total is not None or end_total is not None:
+        others = (end_total or 0.0) - (start_total or 0.0) - float(steps["change_amount"].sum())
+    return WaterfallData(start, end, start_total, steps, others, end_total, moves)
 
 
 @dataclass(frozen=True)
