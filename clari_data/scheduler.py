@@ -86,7 +86,8 @@ class RefreshService:
         if not self.settings.schedule.enabled:
             self._scheduler.pause_job(JOB_ID)
         if refresh_if_empty and self.warehouse.data_version() == 0:
-            # First start: load data through the real refresh path so the dashboard is never empty.
+            # First start: load data through the real refresh path so the dashboard is never empty
+            # (in demo mode, the simulated tenant's history: see _job).
             self.request_run("startup", None, ignore_cooldown=True)
         return self
 
@@ -156,9 +157,15 @@ class RefreshService:
             self._pending = None
             self._busy = True
         try:
-            result = self._refresh(self.settings, self.warehouse, trigger=trigger, requested_by=requested_by,
-                                   progress=self._on_progress)
-            self._notify(result)
+            if trigger == "startup" and demo.needs_backfill(self.settings, self.warehouse):
+                # A demo's first start loads the history a tenant would have, so that changes,
+                # deltas, pacing and time travel have something to show at once.
+                demo.backfill(self.settings, self.warehouse, self._refresh,
+                              lambda stage, message: self._on_progress(Progress(stage, message)))
+            else:
+                result = self._refresh(self.settings, self.warehouse, trigger=trigger, requested_by=requested_by,
+                                       progress=self._on_progress)
+                self._notify(result)
         except Exception as exc:  # a bug must not kill the scheduler thread; the run row says what happened
             log.exception("refresh crashed")
             with self._lock:
