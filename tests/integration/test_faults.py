@@ -11,17 +11,21 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from support import TEST_KEY, posts, sql_value
+from support import SIM_NOW, TEST_KEY, posts, sql_value
 
 from clari_data.client import ClariClient
 from clari_data.config import Secret
 from clari_data.refresh import run_refresh
 from clari_data.retry import RetryPolicy
+from clari_data.simulator import SyntheticOrg
 from clari_data.warehouse import Warehouse
+
+ALL_TYPES = ("forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed")
+CRM_TYPES = ("crm_total", "crm_closed")
 
 
 def fast_retry(max_attempts: int) -> RetryPolicy:
@@ -40,6 +44,8 @@ class Row:
     client: dict = field(default_factory=dict)  # ClariClient overrides
     past_period: bool = False  # export an explicit past quarter instead of the current one
     exact: bool = True  # a loaded export must equal a clean load of the same export
+    org: dict = field(default_factory=dict)  # SyntheticOrg options of the tenant, from its first refresh on
+    check: Callable = lambda wh, sim, settings: None  # what else the row's decision leaves behind
 
 
 def http_date(seconds: float) -> str:
@@ -117,6 +123,18 @@ ROWS = [
     Row("empty-export", "failed", "empty", "no entries", inject=lambda s, c: s.faults.result_body("empty")),
     Row("rows-truncated", "failed", "truncated", "rowsTruncated",
         inject=lambda s, c: s.faults.result_body("rows_truncated")),
+    Row("cells-truncated", "failed", "cells_truncated", "cellsTruncated",
+        inject=lambda s, c: s.faults.result_body("cells_truncated")),
+    Row("crm-types-refused", "loaded", message="Clari does not export crm_total and crm_closed",
+        clari={"types_to_export": ALL_TYPES},
+        check=lambda wh, sim, settings: crm_refusal_remembered(wh, sim, settings)),
+    Row("only-crm-types-refused", "failed", "type_not_supported", "not supported",
+        clari={"types_to_export": CRM_TYPES}),
+    Row("unknown-job-status", "loaded", inject=lambda s, c: slow_jobs_in_states(s, "PENDING_REVIEW", "RUNNING"),
+        check=lambda wh, sim, settings: polled_through(sim, "PENDING_REVIEW")),
+    Row("job-id-sent-as-id", "loaded", inject=lambda s, c: setattr(s, "job_id_field", "id")),
+    Row("february-fiscal-calendar", "loaded", org={"fiscal_start_month": 2},
+        check=lambda wh, sim, settings: february_quarter_loaded(wh)),
     Row("unknown-users-fields-weeks", "loaded", message="not in the export's user list", exact=False,
         inject=lambda s, c: s.faults.result_body("unknown_refs")),
     Row("null-negative-huge-non-numeric-amounts", "loaded", message="were not numbers", exact=False,
@@ -127,12 +145,49 @@ ROWS = [
 ]
 
 
+def crm_refusal_remembered(wh: Warehouse, sim, settings) -> None:
+    """Clari's answer is kept: the next refresh asks without the CRM types straight away."""
+    assert wh.tenant_fact("crm_types_refused") == "true"
+    refused = refused_queues(sim)
+    settings = replace(settings, clari=replace(settings.clari, types_to_export=ALL_TYPES))
+    result = run_refresh(settings, wh, periods=[sim.org.current_period()])
+    assert result.outcome == "success" and not any("crm" in w for o in result.outcomes for w in o.warnings)
+    assert refused_queues(sim) == refused
+
+
+def refused_queues(sim) -> int:
+    return sum(1 for _m, path, status in sim.request_log if path.startswith("/v4/export/forecast/") and status == 400)
+
+
+def slow_jobs_in_states(sim, *states: str) -> None:
+    sim.job_states = states
+    sim.job_seconds = 0.6  # the first status holds a third of it: several polls see it
+
+
+def polled_through(sim, status: str) -> None:
+    """The job reported a status outside the spec's six, and the client kept polling until DONE."""
+    job = next(j for j in sim.jobs.values() if status in j.states)
+    assert job.status == "DONE"
+    polls = [s for method, path, s in sim.request_log if method == "GET" and path == f"/v4/export/jobs/{job.job_id}"]
+    assert len(polls) >= 3 and set(polls) == {200}
+
+
+def february_quarter_loaded(wh: Warehouse) -> None:
+    """SIM_NOW (18 November 2026) lies in FY2027 Q4 of a February-start year: Nov 2026 to Jan 2027."""
+    row = wh.cursor().execute("SELECT time_period_id, label, year, start_date, end_date FROM time_periods "
+                              "WHERE time_period_id = '2027_Q4'").fetchone()
+    assert row == ("2027_Q4", "Q4", "2027", date(2026, 11, 1), date(2027, 1, 31))
+    assert sql_value(wh, "SELECT count(DISTINCT time_period) FROM exports") == 1
+
+
 def current_state(wh: Warehouse) -> list[tuple]:
     return sorted(wh.cursor().execute("SELECT * EXCLUDE (valid_from) FROM current_cells").fetchall(), key=repr)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_fault(row, sim_settings, simulator, tmp_path):
+    if row.org:
+        simulator.org = SyntheticOrg(seed=7, users=60, now=SIM_NOW, **row.org)
     period = simulator.org.periods()[1] if row.past_period else simulator.org.current_period()
     with Warehouse.from_settings(sim_settings) as wh:
         assert run_refresh(sim_settings, wh, periods=[period]).outcome == "success"
@@ -175,6 +230,7 @@ def test_fault(row, sim_settings, simulator, tmp_path):
                                                                     path=str(tmp_path / "reference.duckdb")))
                     assert run_refresh(clean, reference, periods=[period]).outcome == "success"
                     assert current_state(wh) == current_state(reference)
+        row.check(wh, simulator, sim_settings)
 
 
 def test_a_stuck_job_is_cancelled_at_the_deadline(sim_settings, simulator):
