@@ -4,8 +4,10 @@ For each size (1/4, 1/2 and all of `--users`) it builds a tenant in the simulato
 `--days` daily exports, then measures in separate processes:
 
 - refresh: one export of the full current quarter over HTTP from the simulator (queue, poll,
-  streamed download, load, change detection: `run_refresh`), against DuckDB's own `read_json`
-  of the very same file into a table (the floor); time and peak RSS, `--repeats` pairs;
+  streamed download, load, change detection: `run_refresh` with the [warehouse] defaults), against
+  DuckDB alone reading the very same file and unnesting its entries into a table (the floor), and
+  beside it DuckDB's `read_json` of the file into one nested row (the lighter floor of earlier
+  runs); time and peak RSS, `--repeats` of each;
 - memory caps (full size only): the same refresh and floor under DuckDB's `memory_limit`;
 - storage: bytes the warehouse grows by per daily export, against the cells that changed;
 - pages: the data calls of each page (cold and warm), and whole AppTest runs of each page
@@ -113,7 +115,18 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
     server = SimulatorServer(plan.org(plan.refresh_clock), api_keys=(KEY,), job_seconds=0).start()
     last_db = None
     try:
-        def one_refresh(tag: str, cap: str | None) -> tuple[dict, dict, Path]:
+        def one_floor(kind: str, file: Path, tag: str, cap: str | None, sha: str | None) -> dict:
+            floor_db = work / f"floor-{kind}-{tag}.duckdb"
+            try:
+                flo = worker("floor", {"file": str(file), "db": str(floor_db), "memory_limit": cap, "floor": kind})
+                flo["same_file"] = file_sha256(file) == sha
+            except WorkerFailed as exc:
+                flo = {"error": str(exc), "detail": exc.detail}
+            for path in (floor_db, Path(f"{floor_db}.wal")):
+                path.unlink(missing_ok=True)
+            return flo
+
+        def one_refresh(tag: str, cap: str | None, light_floor: bool = True) -> tuple[dict, dict, Path]:
             db = work / f"refresh-{tag}.duckdb"
             args = {"base_url": server.base_url, "key": KEY, "forecast": tenant.FORECAST, "db": str(db),
                     "downloads": str(work / "downloads"), "memory_limit": cap}
@@ -129,32 +142,29 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
                         break  # an answer, not an accident: not tried again
             jobs = list(server.jobs.values())
             job = server.jobs[ref["job_id"]] if "job_id" in ref else jobs[-1] if jobs else None
-            floor_db = work / f"floor-{tag}.duckdb"
             if job is None or not job.file_path.exists():
                 return ref, {"error": "no export file to read"}, db
-            try:
-                flo = worker("floor", {"file": str(job.file_path), "db": str(floor_db), "memory_limit": cap})
-                flo["same_file"] = file_sha256(job.file_path) == ref.get("export", {}).get("file_sha256")
-            except WorkerFailed as exc:
-                flo = {"error": str(exc), "detail": exc.detail}
-            for path in (floor_db, Path(f"{floor_db}.wal")):
-                path.unlink(missing_ok=True)
+            sha = ref.get("export", {}).get("file_sha256")
+            flo = one_floor("unnest", job.file_path, tag, cap, sha)
+            if light_floor and "error" not in flo:
+                flo["read_json"] = one_floor("read_json", job.file_path, tag, cap, sha)
             return ref, flo, db
 
         for i in range(opts.repeats):
             ref, flo, db = one_refresh(f"r{i}", None)
-            if "error" in ref or "error" in flo:
-                why = ref.get("error") or flo.get("error")
+            if "error" in ref or "error" in flo or "error" in flo["read_json"]:
+                why = ref.get("error") or flo.get("error") or flo["read_json"].get("error")
                 raise SystemExit(f"refresh or floor failed at {plan.users} users: {why}")
             out["refresh"].append(ref)
             out["floor"].append(flo)
             log(f"  refresh {i + 1}/{opts.repeats}: {ref['seconds']:.2f} s, {ref['peak_rss'] / 2**20:.0f} MiB; "
-                f"floor {flo['seconds']:.2f} s, {flo['peak_rss'] / 2**20:.0f} MiB")
+                f"floor {flo['seconds']:.2f} s, {flo['peak_rss'] / 2**20:.0f} MiB; read_json alone "
+                f"{flo['read_json']['seconds']:.2f} s, {flo['read_json']['peak_rss'] / 2**20:.0f} MiB")
             if last_db is not None:
                 last_db.unlink(missing_ok=True)
             last_db = db
         for cap in caps:
-            ref, flo, db = one_refresh(f"cap-{cap}", cap)
+            ref, flo, db = one_refresh(f"cap-{cap}", cap, light_floor=False)
             db.unlink(missing_ok=True)
             out["caps"].append({"memory_limit": cap, "refresh": ref, "floor": flo})
             log(f"  memory_limit {cap}: refresh "

@@ -70,10 +70,21 @@ class Sampler:
         self._thread.join()
 
 
-# -- the floor ----------------------------------------------------------------------------------
+# -- the floors ---------------------------------------------------------------------------------
+
+FLOORS = {
+    # DuckDB alone doing what a load must at least do: read the document and unnest its entries
+    # into a table, one column per key.
+    "unnest": "CREATE TABLE t AS SELECT unnest(entries, recursive := true) "
+              "FROM read_json($path, maximum_object_size = $size)",
+    # The lighter floor of earlier runs: the document read into one row, its lists left nested.
+    "read_json": "CREATE TABLE t AS SELECT * FROM read_json($path, maximum_object_size = $size)",
+}
+
 
 def floor(args: dict) -> dict:
-    """DuckDB alone: read_json of the downloaded file into a table of a fresh database file."""
+    """DuckDB alone, with its own defaults: FLOORS[args["floor"]] of the downloaded file into a
+    table of a fresh database file."""
     base = rss_bytes()
     import duckdb
 
@@ -83,8 +94,7 @@ def floor(args: dict) -> dict:
     config = {"memory_limit": args["memory_limit"]} if args.get("memory_limit") else {}
     t = time.perf_counter()
     con = duckdb.connect(db, config=config)
-    con.execute("CREATE TABLE t AS SELECT * FROM read_json($path, maximum_object_size = $size)",
-                {"path": path, "size": size + 1024})
+    con.execute(FLOORS[args.get("floor", "unnest")], {"path": path, "size": size + 1024})
     seconds = time.perf_counter() - t
     rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
     con.close()
@@ -105,8 +115,9 @@ def refresh(args: dict) -> dict:
         clari=ClariSettings(base_url=args["base_url"], api_key=Secret(args["key"]), forecast_ids=(args["forecast"],),
                             periods_back=0, poll_interval_seconds=0.05, poll_deadline_seconds=900,
                             timeout_seconds=300, max_attempts=3),
-        warehouse=WarehouseSettings(path=args["db"], memory_limit=args.get("memory_limit"),
-                                    downloads_dir=args["downloads"]),
+        # The [warehouse] defaults (memory_limit, threads) unless a cap is being measured.
+        warehouse=WarehouseSettings(path=args["db"], downloads_dir=args["downloads"],
+                                    **({"memory_limit": args["memory_limit"]} if args.get("memory_limit") else {})),
         schedule=ScheduleSettings(enabled=False),
     )
     marks: list[tuple[str, float]] = []
@@ -124,6 +135,7 @@ def refresh(args: dict) -> dict:
         outcome = result.outcomes[0]
         record = wh.export_record(outcome.job_id)
         limit = wh.memory_limit()
+        threads = settings.warehouse.duckdb_threads
         wh.close()
     if result.outcome != "success":
         raise SystemExit(f"the refresh failed: {result.failures}")
@@ -139,7 +151,7 @@ def refresh(args: dict) -> dict:
     export = json.loads(json.dumps(record, default=str)) if record else {}  # timestamps as text
     return {"seconds": t1 - t0, "phases": phases, "peak_rss": peak_rss_bytes(), "baseline_rss": baseline,
             "phase_peaks": sampler.peaks, "job_id": outcome.job_id, "status": outcome.status,
-            "entries": outcome.entries, "export": export, "memory_limit": limit}
+            "entries": outcome.entries, "export": export, "memory_limit": limit, "threads": threads}
 
 
 # -- page data calls ----------------------------------------------------------------------------

@@ -38,7 +38,8 @@ def test_every_section_is_measured(bench_run):
     assert set(refresh["phases"]) == {"open", "queue_and_poll", "download", "load"}
     assert refresh["export"]["entries"] == USERS * 8 * 14  # 8 fields, the quarter's 14 weeks
     assert refresh["peak_rss"] >= refresh["baseline_rss"] > 0
-    assert floor["same_file"] is True and floor["rows"] == 1 and floor["peak_rss"] > 0
+    assert floor["same_file"] is True and floor["rows"] == USERS * 8 * 14 and floor["peak_rss"] > 0
+    assert floor["read_json"]["same_file"] is True and floor["read_json"]["rows"] == 1
 
     # The memory cap run completes under DuckDB's memory_limit.
     (cap,) = size["caps"]
