@@ -27,15 +27,21 @@ with service.warehouse.snapshot() as cur:
     this_run = run.PageRun(settings, service, cur, analytics.data_status(service.warehouse, cur), service.state(),
                            sign_in=run.sign_in_configured(), user_email=user_email)
     run.set_current(this_run)
+    this_run.period_labels = run.cached(analytics.period_labels)
     page.remember_seen_runs(this_run)  # this run shows the data of every refresh finished so far
 
     def load_options(forecast: str | None, period: str | None) -> page_data.FilterOptions:
         return run.cached(page_data.filter_options, forecast, period)
 
+    context = filters.Context(
+        page_route=current_page.url_path, forecast_name=this_run.forecast_name, period_label=this_run.period_label,
+        now=this_run.clock, first=run.cached(analytics.first_export_at), latest=run.cached(analytics.latest_export_at),
+        exports_of=lambda forecast, period: run.cached(analytics.exports_of, forecast, period), when=this_run.when)
     with st.sidebar:
-        this_run.sel, this_run.notices = filters.sidebar(load_options)
+        this_run.sel, this_run.notices = filters.sidebar(load_options, context)
         with st.expander("Share this view"):
             st.code(filters.share_link(current_page.url_path), language=None, wrap_lines=True)
-            st.caption("Anyone opening this link sees the same page and filters.")
+            st.caption("Anyone opening this link sees the same page and filters, and the same moment when it is "
+                       "as of a past export.")
         page.live_refresh_indicator()
     current_page.run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 import duckdb
@@ -19,10 +20,10 @@ from clari_data import alerts
 from clari_data.analytics import DataStatus, Selection
 from clari_data.config import ConfigError, Settings, load_settings
 from clari_data.scheduler import RefreshService, RefreshState, process_service
-from clari_data.timeutil import utc_now
+from clari_data.timeutil import naive_utc, utc_now
 from clari_data.warehouse import Warehouse, WarehouseError
 
-from .format import md_text
+from .format import md_text, moment
 
 _KEY = "_clari_page_run"
 T = TypeVar("T")
@@ -40,6 +41,7 @@ class PageRun:
     sign_in: bool = False  # sign-in is configured ([auth] in secrets.toml)
     user_email: str | None = None  # the signed-in user, if any
     now: datetime = field(default_factory=utc_now)
+    period_labels: dict[str, str] = field(default_factory=dict)  # "2026_Q4" -> "Q4 2026", read once per run
 
     @property
     def wh(self) -> Warehouse:
@@ -48,6 +50,29 @@ class PageRun:
     @property
     def version(self) -> int:
         return self.data_status.data_version
+
+    @cached_property
+    def clock(self) -> datetime:
+        """Now on the clock the exports are on (naive UTC): in demo mode the simulator's, which the
+        backfill and each refresh move on and which may run ahead of the wall."""
+        wall = naive_utc(self.now)
+        simulated = self.wh.demo_clock() if self.settings.demo_mode else None
+        return max(wall, naive_utc(simulated)) if simulated else wall
+
+    def when(self, exported_at: datetime | None) -> str:
+        """An export's time as pages write it: demo times are the simulator's, and say so."""
+        return moment(exported_at, simulated=self.settings.demo_mode)
+
+    def forecast_name(self, forecast_id: str) -> str:
+        return self.settings.clari.forecast_name(forecast_id)
+
+    def period_label(self, time_period: str) -> str:
+        # Widgets keep this as their format_func beyond the run: it must not read the run's state.
+        return self.period_labels.get(time_period, time_period)
+
+    def what(self) -> str:
+        """The selection's forecast and period as people read them: "Net ARR · Q4 2026"."""
+        return f"{self.forecast_name(self.sel.forecast_id)} · {self.period_label(self.sel.time_period)}"
 
     def alerts(self) -> list[alerts.Alert]:
         operational = alerts.operational_alerts(self.wh, self.settings, self.data_status, self.now, self.cur)
