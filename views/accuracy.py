@@ -4,7 +4,7 @@ import streamlit as st
 
 from clari_data import charts, page_data
 from ui import page, run
-from ui.format import md_text
+from ui.format import day_month, md_text
 
 r = page.start("accuracy")
 sel, target = r.sel, r.settings.alerts.accuracy_min_pct
@@ -20,10 +20,11 @@ if shown is None:
     st.info("No ended period has been loaded yet: accuracy needs a quarter whose final closed amount is known.")
     st.stop()
 period = shown.period
+label = r.period_label(period)
 if period != sel.time_period:
-    st.info(f"{md_text(sel.time_period)} has not ended, so its actual is not known yet; showing {md_text(period)}, "
-            "the latest ended period.")
-st.plotly_chart(charts.accuracy_by_week(shown.by_week, target, f"Accuracy of the commit call by week, {period}"),
+    st.info(f"{md_text(r.period_label(sel.time_period))} has not ended, so its actual is not known yet; showing "
+            f"{md_text(label)}, the latest ended period.")
+st.plotly_chart(charts.accuracy_by_week(shown.by_week, target, f"Accuracy of the commit call by week, {label}"),
                 key="accuracy-by-week")
 
 num = st.column_config.NumberColumn
@@ -43,5 +44,15 @@ with right:
 
 st.subheader("Accuracy by week, per person", anchor=False)
 weeks = [c for c in shown.by_person_week.columns if c != "user_name"]
-page.table(shown.by_person_week, {"user_name": "Name", **{c: num(c, format="%.0f%%") for c in weeks}},
+# The pivot's columns are W1, W2, ...: headed by the week's first day where the data says it.
+starts = (dict(zip(shown.by_week["week_number"], shown.by_week["start_date"]))
+          if "start_date" in shown.by_week.columns else {})
+
+
+def week_heading(column: str) -> str:
+    number = int(column[1:])
+    return f"Week of {day_month(starts[number])}" if starts.get(number) is not None else f"Week {number}"
+
+
+page.table(shown.by_person_week, {"user_name": "Name", **{c: num(week_heading(c), format="%.0f%%") for c in weeks}},
            f"accuracy-by-week-{period}.csv")

@@ -24,7 +24,8 @@ left, right = st.columns(2)
 with left:
     st.plotly_chart(charts.pipeline_vs_remaining(rows), key="coverage-pipeline")
 with right:
-    st.plotly_chart(charts.coverage_trend(shown.weekly, target), key="coverage-trend")
+    st.plotly_chart(charts.coverage_trend(shown.weekly, target, f"Coverage over the weeks, {r.what()}"),
+                    key="coverage-trend")
 
 num = st.column_config.NumberColumn
 page.table(rows, {
@@ -33,4 +34,4 @@ page.table(rows, {
     "pipeline_amount": num("Pipeline", format="dollar"), "open_pipeline_amount": num("Open pipeline", format="dollar"),
     "remaining_quota_amount": num("Remaining quota", format="dollar"),
     "coverage_ratio": num("Coverage", format="%.2fx", help=f"Target {target:g}x"),
-}, f"coverage-{sel.forecast_id}-{sel.time_period}.csv")
+}, f"coverage-{sel.forecast_id}-{sel.time_period}.csv", ids=("user_id",))

@@ -74,15 +74,19 @@ page.table(shown.run_history, {
     "finished_at": dt("Finished (UTC)", format="HH:mm:ss"),
     "outcome": "Outcome", "exports_loaded": num("Exports"), "rows_loaded": num("Rows"),
     "changes_detected": num("Changes"), "error": "Error",
-}, "run-history.csv")
+}, "run-history.csv", as_of=False)
 
 st.subheader("Exports", anchor=False)
-page.table(shown.export_history, {
-    "forecast_id": "Forecast", "time_period": "Period", "status": "Status", "job_id": "Clari job",
-    "exported_at": dt("Exported (UTC)", format="YYYY-MM-DD HH:mm"), "entries": num("Entries"),
+exports = shown.export_history.assign(
+    forecast=shown.export_history["forecast_id"].map(r.forecast_name),
+    period=shown.export_history["time_period"].map(r.period_label))
+page.table(exports, {
+    "forecast": "Forecast", "period": "Period", "status": "Status", "job_id": "Clari job",
+    "exported_at": dt("Exported (UTC, simulated)" if r.settings.demo_mode else "Exported (UTC)",
+                      format="YYYY-MM-DD HH:mm"), "entries": num("Entries"),
     "cells_added": num("Cells new"), "cells_changed": num("Cells changed"), "cells_removed": num("Cells gone"),
     "changes_detected": num("Changes"), "error": "Error", "warnings": st.column_config.ListColumn("Warnings"),
-}, "export-history.csv")
+}, "export-history.csv", ids=("forecast_id", "time_period"), as_of=False)
 
 st.subheader("Notifications", anchor=False)
 channels = r.settings.notify.channels()
@@ -109,12 +113,12 @@ page.table(notify.history(r.wh), {
     "subject": "Subject", "alerts": num("Alerts"), "attempts": num("Attempts"),
     "started_at": dt("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"), "sent_at": dt("Sent (UTC)", format="HH:mm:ss"),
     "error": "Error", "rule_keys": st.column_config.ListColumn("Alert keys"),
-}, "notification-history.csv")
+}, "notification-history.csv", as_of=False)
 
 left, right = st.columns(2)
 with left:
     st.subheader("Rows in the warehouse", anchor=False)
-    page.table(shown.row_counts, {"table_name": "Table", "rows": num("Rows")}, "row-counts.csv")
+    page.table(shown.row_counts, {"table_name": "Table", "rows": num("Rows")}, "row-counts.csv", as_of=False)
 with right:
     st.subheader("Configuration", anchor=False)
     source = r.settings.source_path or "built-in defaults (no clari.toml)"

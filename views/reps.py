@@ -34,6 +34,8 @@ st.plotly_chart(charts.attainment_by_person(rows[~rows["is_manager"]] if sel.tea
                 key="reps-attainment")
 
 num = st.column_config.NumberColumn
+STATUS = {"at_risk": "At risk", "watch": "Watch", "on_track": "On track"}
+rows = rows.assign(status=rows["status"].map(STATUS).fillna(rows["status"]))
 updated = int(rows.loc[~rows["is_manager"], "is_updated"].sum())
 total = int((~rows["is_manager"]).sum())
 st.caption(f"{updated} of {total} reps updated their call this week. Status: at risk below "
@@ -47,4 +49,4 @@ page.table(rows, {
     "forecast_amount": num("Commit", format="dollar"),
     "is_updated": st.column_config.CheckboxColumn("Call updated this week"),
     "adjustment_delta": num("Manager override", format="dollar", help="Manager's adjustment minus the rep's own call"),
-}, f"reps-{sel.forecast_id}-{sel.time_period}.csv")
+}, f"reps-{sel.forecast_id}-{sel.time_period}.csv", ids=("user_id",))
