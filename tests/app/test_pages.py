@@ -45,7 +45,8 @@ def test_overview_numbers_are_the_selection_s_rows_in_the_views(make_app, with_t
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Quota": money(quota), "Closed won": money(closed), "Commit": money(commit),
                        "Best case": money(best), "Coverage": ratio(open_ / remaining if remaining > 0 else None),
-                       "Attainment": percent(100 * closed / quota)}
+                       "Attainment": percent(100 * closed / quota), "Gap to quota": money(remaining),
+                       "Open pipeline": money(open_)}
 
 
 def people(at):
