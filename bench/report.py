@@ -13,7 +13,9 @@ TARGETS = {
     "memory_ratio": 1.5,  # refresh peak RSS / floor peak RSS
     "warm_data_calls_ms": 100.0,  # median, per page
     "page_run_excess_ms": 300.0,  # median whole-page run minus the empty page's
+    "as_of_ratio": 2.0,  # a page's own warm data calls as of a past export / live
 }
+AS_OF = " as of"  # bench.pages names a page's data as of a past export "<page> as of"
 
 
 def median(xs: list[float]) -> float:
@@ -142,8 +144,9 @@ def summarise(result: dict) -> dict[str, Any]:
         pages = {}
         calls = size["data_calls"]["pages"]
         app = size["apptest"]["pages"]
+        scripts = {p.name: p.script for p in pages_registry.PAGES}
         for page, c in calls.items():
-            a = app.get(pages_registry.page(page).script)
+            a = app.get(scripts[page]) if page in scripts else None  # pacing, waterfall, as of: data only
             entry = {
                 "own_cold_ms": spread([x * 1000 for x in c["cold_own"]]),
                 "own_warm_ms": spread([x * 1000 for x in c["warm_own"]]),
@@ -166,6 +169,12 @@ def summarise(result: dict) -> dict[str, Any]:
                 "page_run": a is not None and entry["run_excess_ms"]["median"] <= TARGETS["page_run_excess_ms"],
             }
             pages[page] = entry
+        for page, entry in pages.items():
+            live = pages.get(page.removesuffix(AS_OF))
+            if page.endswith(AS_OF) and live:
+                ratio = entry["own_warm_ms"]["median"] / live["own_warm_ms"]["median"]
+                entry["as_of_ratio"] = ratio
+                entry["targets"]["as_of"] = ratio <= TARGETS["as_of_ratio"]
         s["pages"] = pages
         s["shared_warm_ms"] = spread([(a - o) * 1000 for p in calls.values() for a, o in zip(p["warm"], p["warm_own"])])
         s["apptest_process_start"] = size["apptest"]["process_start"]
@@ -294,6 +303,17 @@ def markdown(result: dict) -> str:
     add("")
     add(f"Empty page run (AppTest of a script with one `st.write`): {empty:.0f} ms median. "
         f"Shared calls alone, warm: {_pp(full['shared_warm_ms'])} ms.")
+    as_of = {page.removesuffix(AS_OF): p for page, p in full["pages"].items() if "as_of_ratio" in p}
+    if as_of:
+        add("")
+        add(f"**Time travel** at {full['users']:,} users: each page's own data calls as of the export taken "
+            "14 days before the latest, against the same calls live (ms, warm median (p95))")
+        add("")
+        add(_header("page", "live", "as of a past export", "ratio (target ≤ 2)"))
+        add("|---|---:|---:|---:|")
+        for page, p in as_of.items():
+            add(f"| {page} | {_pp(full['pages'][page]['own_warm_ms'])} | {_pp(p['own_warm_ms'])} | "
+                f"{p['as_of_ratio']:.2f} {_ok(p['targets']['as_of'])} |")
     add("")
     add("**Growth** (the same figures at each size)")
     add("")

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import report, tenant  # noqa: E402
-from bench.pages import PAGES  # noqa: E402
+from bench.pages import APP_PAGES  # noqa: E402
 from bench.workers import MARK  # noqa: E402
 from clari_data.pages import page  # noqa: E402
 from clari_data.timeutil import utc_now  # noqa: E402
@@ -182,7 +182,7 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
     log(f"  AppTest page runs ({opts.page_repeats} each)")
     config = write_app_config(work / "clari.toml")
     out["apptest"] = worker("apptest", {"db": str(pages_db), "config": str(config),
-                                        "pages": [page(p).script for p in PAGES], "repeats": opts.page_repeats})
+                                        "pages": [page(p).script for p in APP_PAGES], "repeats": opts.page_repeats})
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
     return out
