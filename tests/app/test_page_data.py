@@ -2,12 +2,13 @@
 very functions the pages call."""
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bench.pages import page_calls
-from clari_data import page_data
+from clari_data import analytics, page_data
 from clari_data.analytics import Selection
 from clari_data.pages import PAGES
 from clari_data.warehouse import Warehouse
@@ -76,3 +77,37 @@ def test_the_benchmark_times_the_function_the_page_calls(page):
     [(name, _call)] = page_calls(page.name, wh=None, cur=None, sel=None)
     assert name == f"page_data.{page.name}"
     assert name in (ROOT / page.script).read_text()
+
+
+def test_the_overview_compares_with_the_export_before(snapshot):
+    wh, cur, sel = snapshot
+    shown = page_data.overview(wh, sel, cur)
+    assert shown.export is not None and shown.previous_export is not None
+    assert shown.previous_export.exported_at < shown.export.exported_at
+    assert shown.previous is not None and shown.previous.quota == shown.headline.quota
+    assert shown.week_ago is None  # the two refreshes are a day apart
+    assert "start_date" in shown.weekly.columns
+
+
+def test_pacing_and_the_waterfall(snapshot):
+    wh, cur, sel = snapshot
+    pace = page_data.pacing(wh, sel, cur)
+    assert sel.time_period in set(pace.weeks["period"]) and pace.week_number is not None
+    assert set(pace.weeks["label"]) >= {analytics.period_labels(wh, cur)[sel.time_period]}
+    for field in page_data.WATERFALL_FIELDS:
+        fall = page_data.waterfall(wh, sel, "previous", field, cur=cur)
+        assert fall.start is not None and fall.end is not None and fall.start.export_id < fall.end.export_id
+        assert fall.start_total + fall.steps["change_amount"].sum() + fall.others_amount \
+            == pytest.approx(fall.end_total)
+        assert len(fall.steps) <= 8 and set(fall.steps["user_id"]) <= set(fall.moves["user_id"])
+
+
+@pytest.mark.parametrize("page", ["overview", "accuracy", "coverage", "reps", "changes", "pacing", "waterfall"])
+def test_every_page_s_data_as_of_the_first_export(snapshot, page):
+    wh, cur, sel = snapshot
+    first = analytics.exports_of(wh, sel.forecast_id, sel.time_period, cur)["exported_at"].min()
+    then = replace(sel, as_of=first.to_pydatetime())
+    [(_name, call)] = page_calls(page, wh, cur, then)
+    assert call() is not None
+    [(name, _call)] = page_calls(f"{page} as of", wh, cur, sel)  # the bench's as-of row of the page
+    assert name == f"page_data.{page}"
