@@ -39,6 +39,12 @@ class Server:
         env.pop("CLARI_API_KEY", None)
         env.update(extra_env)
         self.log = (folder / "server.log").open("w")
+        if not (folder / "w.duckdb").exists():  # a test that built its own warehouse keeps it
+            # The data is loaded before the server starts, by the command-line refresh (the same
+            # path): a startup refresh would otherwise end, and rerun every open page, at a moment
+            # no test chooses.
+            subprocess.run([sys.executable, "-m", "clari_data", "refresh", "--quiet"], cwd=ROOT, env=env,
+                           stdout=self.log, stderr=subprocess.STDOUT, check=True, timeout=120)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
