@@ -385,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 120  # idle keep-alive connections are dropped after this
     disable_nagle_algorithm = True  # headers and body go out as separate writes
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - never log requests
+    def log_message(self, format: str, *args: Any) -> None:  # never log requests (they would show the key)
         pass
 
     def _go(self) -> None:
@@ -556,7 +556,7 @@ class SimulatorServer:
                     cut = self.faults.take("cut", method, rel)
         except _ApiError as exc:
             resp = exc.response
-        except Exception:  # noqa: BLE001 - the client sees a 500 like the real service's
+        except Exception:  # the client sees a 500 like the real service's
             resp = _internal_error()
         if not control:
             with self._lock:
@@ -871,7 +871,7 @@ class SimulatorServer:
             if job.result_mode and job.result_mode != "period_fallback":
                 _mutate_result(part, job)
             os.replace(part, job.file_path)
-        except Exception as exc:  # noqa: BLE001 - reported as a FAILED job
+        except Exception as exc:  # reported as a FAILED job
             job.error = type(exc).__name__
         finally:
             job.ready.set()

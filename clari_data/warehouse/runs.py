@@ -79,4 +79,4 @@ class Runs(WarehouseCore):
         return self._value(_runs("demo_clock"))
 
     def set_demo_clock(self, sim_now: datetime) -> None:
-        self._write(_runs("set_demo_clock"), {"sim_now": sim_now.replace(tzinfo=None)})
+        self._write(_runs("set_demo_clock"), {"sim_now": naive_utc(sim_now)})
