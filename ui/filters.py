@@ -232,6 +232,7 @@ def _as_of_control(ctx: Context, forecast: str, period: str) -> AsOf | None:
     _keep_valid("as_of", options, None)
     side = st.sidebar
     text = side.selectbox("As of", options, key="as_of", format_func=ctx.as_of_label, on_change=_clear_notices,
+                          placeholder="Latest data",
                           help="Show every page as it stood at a past export: numbers, charts, tables, banners "
                                "and changes. The link keeps it (as_of in the URL).")
     if ctx.first is not None:
@@ -260,12 +261,12 @@ def waterfall_start() -> str:
     return st.session_state.get(_FROM, DEFAULT_FROM)
 
 
-def waterfall_start_control(when_label: Callable[[str], str]) -> str:
-    """The control for the start of the /changes waterfall; its choice goes into the URL as `from`."""
+def waterfall_start_control(when_label: Callable[[str], str], left, right) -> str:
+    """The control for the start of the /changes waterfall, in two containers (a choice, a day);
+    the choice goes into the URL as `from`."""
     start = waterfall_start()
     options = list(FROM_WORDS) + ([start] if start not in FROM_WORDS else [])
     st.session_state["_from_pick"] = start
-    left, right = st.columns([2, 1])
     left.selectbox("Since", options, key="_from_pick", format_func=when_label, on_change=_pick_from,
                    args=("_from_pick",))
     right.date_input("…or since a day (UTC)", value=None, key="_from_day", on_change=_pick_from, args=("_from_day",),

@@ -27,13 +27,15 @@ def start_label(start: str) -> str:
 
 
 st.subheader("What moved", anchor=False)
-start = filters.waterfall_start_control(start_label)
-field = st.selectbox("Number", page_data.WATERFALL_FIELDS, format_func=FIELDS.get, key="waterfall-field")
+since, day, number = st.columns([2, 1.2, 1.5])
+start = filters.waterfall_start_control(start_label, since, day)
+field = number.selectbox("Number", page_data.WATERFALL_FIELDS, format_func=FIELDS.get, key="waterfall-field")
 fall = run.cached(page_data.waterfall, sel, start, field)
 people = "reps of the chosen team" if sel.team else "managers at the top of the hierarchy"
 if fall.start is None or fall.end is None:
-    st.info(f"No export of {md_text(r.what())} to start from at “{md_text(start_label(start))}”: pick a later "
-            "start, or wait for the next refresh.", icon=":material/info:")
+    st.info(f"No earlier export of {md_text(r.what())} to start from (since: {md_text(start_label(start))}). "
+            "The waterfall appears once there is one: pick another start, or wait for the next refresh.",
+            icon=":material/info:")
 else:
     to = "the one shown as of" if sel.as_of is not None else "the latest"
     st.caption(f"{FIELDS[field]} of {md_text(r.what())} from the export of {md_text(r.when(fall.start.exported_at))} "
