@@ -212,9 +212,18 @@ def waterfall(start_total: float | None, steps: pd.DataFrame, others_amount: flo
         text=[_short_money(v, signed=m == "relative") for v, m in zip(y, measure)],
         hovertemplate="%{x}: %{text}<extra></extra>", cliponaxis=False))
     fig.update_xaxes(title=None, automargin=True)
-    fig.update_yaxes(title=field_name, **MONEY_AXIS)
+    fig.update_yaxes(title=field_name, range=_moves_range(y[:-1]), **MONEY_AXIS)
     fig.update_layout(showlegend=False)
     return _style(fig, title, height=420)
+
+
+def _moves_range(start_and_moves: list[float]) -> list[float]:
+    """A y range around the running total, not from zero: moves of tens of thousands on a total of
+    tens of millions would otherwise be hairlines. The total bars run off the bottom instead."""
+    running = [sum(start_and_moves[: i + 1]) for i in range(len(start_and_moves))]
+    low, high = min(running), max(running)
+    pad = max((high - low) * 0.35, abs(high) * 0.002, 1.0)
+    return [low - pad, high + pad]
 
 
 def _unique(labels: list[str]) -> list[str]:

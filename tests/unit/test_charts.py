@@ -345,6 +345,9 @@ def test_waterfall_goes_from_the_start_through_each_move_to_the_end():
     assert fig.layout.yaxis.title.text == "Commit" and fig.layout.yaxis.tickprefix == "$"
     # Plotly's own arithmetic lands on the end total: start + moves + everyone else.
     assert sum(values(bars.y)[:4]) == 1_170_000.0
+    # The axis frames the running total (1.0M .. 1.25M), not zero: the moves stay visible.
+    low, high = fig.layout.yaxis.range
+    assert 900_000 < low < 1_000_000 and 1_250_000 < high < 1_400_000
 
 
 def test_waterfall_escapes_names_and_keeps_namesakes_apart():
