@@ -144,9 +144,28 @@ def shown_export_id(wh: Warehouse, sel: Selection, cur=None) -> int | None:
     return None if row["is_latest"] else row["export_id"]
 
 
+def export_params(wh: Warehouse, forecast_id: str, time_period: str, export_id: int | None,
+                  cur=None) -> dict[str, Any]:
+    """`$export_id` and `$week`, the latest week that export carried, which the queries bind so
+    that DuckDB reads a past export's week alone (None for both: the latest data)."""
+    if export_id is None:
+        return {"export_id": None, "week": None}
+    week = wh.query_row("latest_week", cur, forecast_id=forecast_id, time_period=time_period,
+                        export_id=export_id)["time_frame_id"]
+    return {"export_id": export_id, "week": week}
+
+
 def shown_params(wh: Warehouse, sel: Selection, cur=None) -> dict[str, Any]:
-    """The selection's query parameters with `export_id`, the export shown at `sel.as_of`."""
-    return {**sel.params(), "export_id": shown_export_id(wh, sel, cur)}
+    """The selection's query parameters with the export shown at `sel.as_of` (`export_params`)."""
+    return {**sel.params(), **export_params(wh, sel.forecast_id, sel.time_period, shown_export_id(wh, sel, cur), cur)}
+
+
+def _weekly_params(wh: Warehouse, sel: Selection, export: dict[str, Any], cur) -> dict[str, Any]:
+    """weekly_totals' parameters: a past export is pivoted for the headline's users alone."""
+    users = None
+    if export["export_id"] is not None:
+        users = wh.query_row("headline_users", cur, team=sel.team, reps=list(sel.reps))["users"]
+    return {**sel.params(), **export, "users": users}
 
 
 _PERIOD_ID = re.compile(r"^(\d{4})_Q(\d)$")
@@ -187,12 +206,14 @@ def headline_of(weekly: pd.DataFrame) -> Headline:
 def weekly_totals(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
     """The headline numbers per week (with each week's `start_date`), open pipeline, remaining
     quota and coverage, as the export shown at `sel.as_of` had them."""
-    return wh.query("weekly_totals", cur, **shown_params(wh, sel, cur))
+    export = export_params(wh, sel.forecast_id, sel.time_period, shown_export_id(wh, sel, cur), cur)
+    return wh.query("weekly_totals", cur, **_weekly_params(wh, sel, export, cur), latest_week_only=False)
 
 
-def weekly_totals_at(wh: Warehouse, sel: Selection, export_id: int, cur=None) -> pd.DataFrame:
-    """`weekly_totals` as a given export of the selection's forecast and period had them."""
-    return wh.query("weekly_totals", cur, **sel.params(), export_id=export_id)
+def headline_at(wh: Warehouse, sel: Selection, export_id: int, cur=None) -> Headline:
+    """The headline as a given export of the selection's forecast and period had it."""
+    export = export_params(wh, sel.forecast_id, sel.time_period, export_id, cur)
+    return headline_of(wh.query("weekly_totals", cur, **_weekly_params(wh, sel, export, cur), latest_week_only=True))
 
 
 def coverage_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
@@ -212,7 +233,7 @@ def role_amounts(wh: Warehouse, sel: Selection, export_id: int | None, users: li
     """Some users' role amounts (commit, best case, pipeline, closed) in the latest week of an
     export (None: the latest)."""
     return wh.query("role_amounts", cur, forecast_id=sel.forecast_id, time_period=sel.time_period,
-                    export_id=export_id, users=list(users))
+                    users=list(users), **export_params(wh, sel.forecast_id, sel.time_period, export_id, cur))
 
 
 def accuracy_by_week(rows: pd.DataFrame) -> pd.DataFrame:

@@ -67,7 +67,7 @@ def overview(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> Overvi
     def headline_at(export: Export | None) -> Headline | None:
         if export is None:
             return None
-        return analytics.headline_of(analytics.weekly_totals_at(wh, sel, export.export_id, cur))
+        return analytics.headline_at(wh, sel, export.export_id, cur)
 
     return OverviewData(weekly, analytics.headline_of(weekly), headline_at(points.previous),
                         headline_at(points.week_ago), points.shown, points.previous, points.week_ago)

@@ -5,7 +5,7 @@ SELECT
     a.*,
     w.start_date,
     in_headline(a.user_id, a.manager_user_id, $team, $reps) AS in_headline
-FROM forecast_accuracy_at($forecast_id, $time_period, $export_id) a
+FROM forecast_accuracy_at($forecast_id, $time_period, $export_id, week := $week) a
 JOIN week_numbers w ON w.time_period = a.time_period AND w.time_frame_id = a.time_frame_id
 WHERE in_members(a.user_id, a.manager_user_id, $team, $reps)
 ORDER BY a.is_manager DESC, a.user_name, a.week_number;

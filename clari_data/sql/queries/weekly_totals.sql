@@ -1,7 +1,7 @@
--- The selection's headline numbers week by week, at an export ($export_id, NULL: the latest).
--- The rows summed never mix a manager with their reps (a manager's numbers are the team's
--- roll-up): see in_headline. The last week is the headline. A past export is pivoted for the
--- headline's users only (role_values_at's `users`).
+-- The selection's headline numbers week by week, at an export ($export_id, NULL: the latest);
+-- with $latest_week_only the latest week alone (the headline). The rows summed never mix a
+-- manager with their reps (a manager's numbers are the team's roll-up): see in_headline. The last
+-- week is the headline. A past export is pivoted for $users only, the headline's (queries/headline_users.sql).
 WITH weeks AS (
     SELECT
         w.week_number,
@@ -13,8 +13,8 @@ WITH weeks AS (
         sum(v.commit_amount) AS commit_amount,
         sum(v.best_case_amount) AS best_case_amount,
         sum(v.pipeline_amount) AS pipeline_amount
-    FROM role_values_at($forecast_id, $time_period, $export_id, users := (
-        SELECT list(d.user_id) FROM user_directory d WHERE in_headline(d.user_id, d.manager_user_id, $team, $reps))) v
+    FROM role_values_at($forecast_id, $time_period, $export_id, users := $users,
+                        latest_week_only := $latest_week_only, week := $week) v
     JOIN user_directory u USING (user_id)
     JOIN week_numbers w ON w.time_period = v.time_period AND w.time_frame_id = v.time_frame_id
     WHERE in_headline(v.user_id, u.manager_user_id, $team, $reps)

@@ -37,18 +37,26 @@ WHERE (users IS NULL OR list_contains(users, c.user_id))
 GROUP BY ALL;
 
 -- current_role_values' rows for one forecast and period at an export (NULL: the latest), with
--- is_latest_week. `users` narrows a past export's rows to some users (the latest's rows are read
--- whole: filtering them later costs nothing); `latest_week_only` keeps the latest week alone.
-CREATE OR REPLACE MACRO role_values_at(forecast, period, export, users := NULL, latest_week_only := false) AS TABLE
+-- is_latest_week. For a past export, `users` narrows the rows to some users, `latest_week_only`
+-- keeps its latest week alone, and `week` is that latest week if the caller knows it: a bound
+-- value lets DuckDB skip the stored row groups of other weeks (a subquery does not), so the pages
+-- look it up first (queries/latest_week.sql). The latest export's rows are read whole: filtering
+-- them later costs nothing.
+CREATE OR REPLACE MACRO role_values_at(forecast, period, export, users := NULL, latest_week_only := false,
+                                       week := NULL) AS TABLE
 SELECT *
 FROM current_role_values
 WHERE export IS NULL AND forecast_id = forecast AND time_period = period
   AND (NOT latest_week_only OR is_latest_week)
 UNION ALL BY NAME
-SELECT p.*, p.time_frame_id = w.latest_week AS is_latest_week
+SELECT
+    p.*,
+    p.time_frame_id = (CASE WHEN week IS NULL THEN latest_week_at(forecast, period, export) ELSE week END)
+        AS is_latest_week
 FROM role_pivot_at(forecast, period, export, users,
-                   CASE WHEN latest_week_only THEN latest_week_at(forecast, period, export) END) p,
-     (SELECT latest_week_at(forecast, period, export) AS latest_week) w
+                   CASE WHEN NOT latest_week_only THEN NULL
+                        WHEN week IS NULL THEN latest_week_at(forecast, period, export)
+                        ELSE week END) p
 WHERE export IS NOT NULL;
 
 -- The export a forecast and period show at an export id (NULL: their latest), with its time.

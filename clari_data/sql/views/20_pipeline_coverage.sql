@@ -1,6 +1,6 @@
 -- Coverage of each user in the latest week (coverage_ratio: 05_coverage.sql), at an export
 -- (NULL: the latest); the view pipeline_coverage is every forecast and period at its latest.
-CREATE OR REPLACE MACRO pipeline_coverage_at(forecast, period, export) AS TABLE
+CREATE OR REPLACE MACRO pipeline_coverage_at(forecast, period, export, week := NULL) AS TABLE
 SELECT
     v.forecast_id,
     v.time_period,
@@ -16,7 +16,7 @@ SELECT
     v.pipeline_amount - v.closed_amount AS open_pipeline_amount,
     v.quota_amount - v.closed_amount AS remaining_quota_amount,
     coverage_ratio(v.pipeline_amount - v.closed_amount, v.quota_amount - v.closed_amount) AS coverage_ratio
-FROM role_values_at(forecast, period, export, latest_week_only := true) v
+FROM role_values_at(forecast, period, export, latest_week_only := true, week := week) v
 LEFT JOIN user_directory u USING (user_id);
 
 CREATE OR REPLACE VIEW pipeline_coverage AS

@@ -2,13 +2,13 @@
 -- latest), with a status from the configured cut-offs ([alerts] at_risk_below_pct and
 -- on_track_from_pct, kept in the one-row table rep_status_cutoffs by the warehouse at every
 -- start). The view rep_performance is every forecast and period at its latest.
-CREATE OR REPLACE MACRO rep_performance_at(forecast, period, export) AS TABLE
+CREATE OR REPLACE MACRO rep_performance_at(forecast, period, export, week := NULL) AS TABLE
 WITH perf AS (
     SELECT
         v.*,
         100 * v.closed_amount / nullif(v.quota_amount, 0) AS attainment_pct,
         100 * v.commit_amount / nullif(v.quota_amount, 0) AS forecast_to_quota_pct
-    FROM role_values_at(forecast, period, export, latest_week_only := true) v
+    FROM role_values_at(forecast, period, export, latest_week_only := true, week := week) v
 )
 SELECT
     p.forecast_id,

@@ -1,7 +1,7 @@
 -- Accuracy of a period that had ended at an export (NULL: the latest): the export was taken
 -- after the period's last day, so its closed amount is final. The view forecast_accuracy is every
 -- forecast and period at its latest.
-CREATE OR REPLACE MACRO forecast_accuracy_at(forecast, period, export) AS TABLE
+CREATE OR REPLACE MACRO forecast_accuracy_at(forecast, period, export, week := NULL) AS TABLE
 WITH ended AS (
     SELECT 1
     FROM export_in_force(forecast, period, export) e
@@ -9,7 +9,7 @@ WITH ended AS (
     WHERE p.end_date < CAST(e.exported_at AS DATE)
 ),
 vals AS (
-    SELECT * FROM role_values_at(forecast, period, export)
+    SELECT * FROM role_values_at(forecast, period, export, week := week)
     WHERE EXISTS (SELECT 1 FROM ended)
 ),
 actuals AS (
