@@ -62,7 +62,7 @@ def as_of_banner(r: PageRun, name: str) -> None:
         return
     sel = r.sel
     export = run.cached(analytics.export_at, sel.forecast_id, sel.time_period, sel.as_of)
-    what = md_text(f"{r.forecast_name(sel.forecast_id)} {r.period_label(sel.time_period)}")
+    what = md_text(r.what())
     asked = md_text(st.session_state.get("as_of") or "")
     if export is None:
         st.warning(f"{what} had no export yet at `as_of` {asked}: nothing to show as of then. Pick a later "

@@ -1,6 +1,8 @@
 """Overview: the selection's headline numbers with their changes, pacing against past quarters,
 every active alert, freshness."""
 
+import re
+
 import streamlit as st
 
 from clari_data import charts, page_data
@@ -35,9 +37,10 @@ METRICS = [
 ]
 
 
-def delta_shown(write, value: float | None):
-    # A zero is passed as a number: Streamlit shows it grey, without an arrow.
-    return 0 if value == 0 else write(value)
+def delta_shown(write, value: float):
+    # A change that shows as zero ("-0.00x") is passed as the number 0: grey, without an arrow.
+    shown = write(value)
+    return shown if re.search(r"[1-9]", shown) else 0
 
 
 def week_ago_help(value_of, write_change) -> str:
