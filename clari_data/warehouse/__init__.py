@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import AlertSettings, FieldRoles, Settings
-from .core import DATA_TABLES, SQL_DIR, Cursor, WarehouseBusy, WarehouseError, query_sql, sql_statements
+from .core import DATA_TABLES, DEFAULTS, SQL_DIR, Cursor, WarehouseBusy, WarehouseError, query_sql, sql_statements
 from .loads import EXPORT_COLUMNS, ExportRejected, LoadResult, Loads, file_sha256
 from .notifications import Notifications
 from .runs import Runs
@@ -27,7 +27,7 @@ __all__ = ["DATA_TABLES", "EXPORT_COLUMNS", "SQL_DIR", "Cursor", "ExportRejected
 
 class Warehouse(Loads, Runs, Notifications):
     def __init__(self, path: str | Path, *, roles: FieldRoles | None = None, alerts: AlertSettings | None = None,
-                 memory_limit: str | None = None, threads: int | None = None) -> None:
+                 memory_limit: str | None = DEFAULTS.memory_limit, threads: int | None = None) -> None:
         super().__init__(path, roles=roles, alerts=alerts, memory_limit=memory_limit, threads=threads)
         # This process now holds the only write lock, so a run still marked 'running' belongs to a
         # process that died mid-refresh.

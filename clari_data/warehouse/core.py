@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from ..config import AlertSettings, FieldRoles
+from ..config import AlertSettings, FieldRoles, WarehouseSettings
 from ..timeutil import naive_utc
 
 if TYPE_CHECKING:  # DuckDB imports pandas itself when a query result becomes a DataFrame
@@ -67,12 +67,17 @@ def _busy_message(path: Path, exc: Exception) -> str:
     )
 
 
+# A warehouse opened by path alone gets the [warehouse] defaults, so that it and one opened from
+# default settings share DuckDB's instance (DuckDB refuses a second configuration for one file).
+DEFAULTS = WarehouseSettings()
+
+
 class WarehouseCore:
     """One process opens the file read-write; inside it every thread gets its own cursor, and
     every write goes through `transaction()`, under one lock."""
 
     def __init__(self, path: str | Path, *, roles: FieldRoles | None = None, alerts: AlertSettings | None = None,
-                 memory_limit: str | None = None, threads: int | None = None) -> None:
+                 memory_limit: str | None = DEFAULTS.memory_limit, threads: int | None = None) -> None:
         self.path = Path(path)
         # Distinguishes this open warehouse from any other in the process, for result caches.
         self.cache_token = f"{self.path.resolve() if str(path) != ':memory:' else path}:{uuid.uuid4().hex}"
@@ -80,9 +85,9 @@ class WarehouseCore:
         self._write_lock = threading.RLock()
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, str | int] = {"memory_limit": memory_limit} if memory_limit else {}
-        if threads:
-            config["threads"] = threads
+        config: dict[str, str | int] = {"threads": threads or DEFAULTS.duckdb_threads}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
         try:
             self._con = duckdb.connect(str(self.path), config=config)
         except duckdb.IOException as exc:
