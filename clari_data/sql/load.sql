@@ -257,6 +257,11 @@ DROP TABLE IF EXISTS stage_role_values;
 -- A job already loaded: loading it again changes nothing.
 SELECT export_id, time_period FROM exports WHERE job_id = $job_id;
 
+-- name: confirm_export
+-- An identical file taken later: the stored export holds as of then (migration 010).
+INSERT INTO export_confirmations (export_id, confirmed_at) VALUES ($export_id, $exported_at)
+ON CONFLICT (export_id) DO UPDATE SET confirmed_at = greatest(confirmed_at, excluded.confirmed_at);
+
 -- name: latest_export_of
 SELECT export_id, file_sha256
 FROM exports

@@ -61,12 +61,14 @@ LIMIT 1;
 
 -- name: is_period_final
 -- A past quarter exported more than a day after it ended cannot change any more (Clari allows
--- edits until the morning after a week ends).
+-- edits until the morning after a week ends); so can one that an identical export taken then
+-- confirmed (export_confirmations).
 SELECT count(*) > 0
 FROM latest_exports e
 JOIN time_periods p ON p.time_period_id = e.time_period
+LEFT JOIN export_confirmations k ON k.export_id = e.export_id
 WHERE e.forecast_id = $forecast_id AND e.time_period = $time_period
-  AND e.exported_at > p.end_date + INTERVAL 1 DAY;
+  AND greatest(e.exported_at, k.confirmed_at) > p.end_date + INTERVAL 1 DAY;
 
 -- name: tenant_fact
 SELECT value FROM tenant_facts WHERE name = $name;

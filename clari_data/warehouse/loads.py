@@ -63,13 +63,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Unchanged(Exception):
-    """Ends a load's transaction without keeping anything: the file holds nothing new."""
-
-    def __init__(self, result: LoadResult) -> None:
-        self.result = result
-
-
 class Loads(WarehouseCore):
     def load_export(
         self,
@@ -85,9 +78,11 @@ class Loads(WarehouseCore):
         """Load one downloaded export in a single transaction.
 
         Raises ExportRejected (warehouse untouched) when the file cannot be trusted. Loading the
-        same job, or a file identical to the latest export of its forecast and period, changes
-        nothing and returns status 'unchanged'. `thresholds` (default: today's [alerts] defaults)
-        decide which of the moves it records count (forecast_changes).
+        same job, or a file identical to the latest export of its forecast and period, loads
+        nothing and returns status 'unchanged' (an identical file only marks that export as
+        confirmed at `exported_at`, which can make its quarter final and ended). `thresholds`
+        (default: today's [alerts] defaults) decide which of the moves it records count
+        (forecast_changes).
         """
         path = Path(path)
         exported_at = naive_utc(exported_at)
@@ -102,8 +97,6 @@ class Loads(WarehouseCore):
                 sha = file_sha256(path)
                 return self._load(cur, stmts, path, size, sha, forecast_id, job_id, requested_period, exported_at,
                                   rows_truncated, thresholds or AlertSettings())
-        except _Unchanged as unchanged:
-            return unchanged.result
         except duckdb.OutOfMemoryException as exc:
             raise WarehouseError(self._out_of_memory(path, size, exc)) from None
 
@@ -146,7 +139,9 @@ class Loads(WarehouseCore):
         params = {"forecast_id": forecast_id, "time_period": period}
         latest = cur.execute(stmts["latest_export_of"], params).fetchone()
         if latest and latest[1] == sha:
-            raise _Unchanged(LoadResult("unchanged", latest[0], period, entries=doc["entries"]))
+            cur.execute(stmts["drop_stage"])
+            cur.execute(stmts["confirm_export"], {"export_id": latest[0], "exported_at": exported_at})
+            return LoadResult("unchanged", latest[0], period, entries=doc["entries"])
 
         cur.execute(stmts["stage_entries"])
         cur.execute(stmts["stage_lists"])
