@@ -160,11 +160,16 @@ def shown_params(wh: Warehouse, sel: Selection, cur=None) -> dict[str, Any]:
     return {**sel.params(), **export_params(wh, sel.forecast_id, sel.time_period, shown_export_id(wh, sel, cur), cur)}
 
 
-def _weekly_params(wh: Warehouse, sel: Selection, export: dict[str, Any], cur) -> dict[str, Any]:
+def headline_users(wh: Warehouse, sel: Selection, cur=None) -> list[str]:
+    """Who the selection's headline sums (in_headline)."""
+    return wh.query_row("headline_users", cur, team=sel.team, reps=list(sel.reps))["users"]
+
+
+def _weekly_params(wh: Warehouse, sel: Selection, export: dict[str, Any], cur,
+                   users: list[str] | None = None) -> dict[str, Any]:
     """weekly_totals' parameters: a past export is pivoted for the headline's users alone."""
-    users = None
-    if export["export_id"] is not None:
-        users = wh.query_row("headline_users", cur, team=sel.team, reps=list(sel.reps))["users"]
+    if export["export_id"] is not None and users is None:
+        users = headline_users(wh, sel, cur)
     return {**sel.params(), **export, "users": users}
 
 
@@ -210,10 +215,12 @@ def weekly_totals(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
     return wh.query("weekly_totals", cur, **_weekly_params(wh, sel, export, cur), latest_week_only=False)
 
 
-def headline_at(wh: Warehouse, sel: Selection, export_id: int, cur=None) -> Headline:
-    """The headline as a given export of the selection's forecast and period had it."""
+def headline_at(wh: Warehouse, sel: Selection, export_id: int, cur=None, users: list[str] | None = None) -> Headline:
+    """The headline as a given export of the selection's forecast and period had it (`users`:
+    `headline_users` of the selection, if known already)."""
     export = export_params(wh, sel.forecast_id, sel.time_period, export_id, cur)
-    return headline_of(wh.query("weekly_totals", cur, **_weekly_params(wh, sel, export, cur), latest_week_only=True))
+    params = _weekly_params(wh, sel, export, cur, users)
+    return headline_of(wh.query("weekly_totals", cur, **params, latest_week_only=True))
 
 
 def coverage_members(wh: Warehouse, sel: Selection, cur=None) -> pd.DataFrame:
@@ -289,14 +296,26 @@ class ExportPoints:
 
 
 def export_points(wh: Warehouse, sel: Selection, days: int = 7, cur=None) -> ExportPoints:
-    row = wh.query_row("export_pair", cur, forecast_id=sel.forecast_id, time_period=sel.time_period,
-                       days=days, as_of=sel.as_of)
+    return export_points_of(exports_of(wh, sel.forecast_id, sel.time_period, cur), sel.as_of, days)
 
-    def export(name: str) -> Export | None:
-        eid = row[f"{name}_export_id"]
-        return Export(eid, row[f"{name}_exported_at"]) if eid is not None else None
 
-    return ExportPoints(export("latest"), export("previous"), export("week_ago"), export("first"))
+def export_points_of(exports: pd.DataFrame, as_of: datetime | None, days: int = 7) -> ExportPoints:
+    """ExportPoints from a period's exports (`exports_of`: newest first): the shown export is the
+    newest taken at or before `as_of` (the latest when None)."""
+    if as_of is not None:
+        exports = exports[exports["exported_at"] <= pd.Timestamp(as_of)]
+    if exports.empty:
+        return ExportPoints(None, None, None, None)
+
+    def export(rows: pd.DataFrame) -> Export | None:
+        if rows.empty:
+            return None
+        return Export(int(rows["export_id"].iloc[0]), pd.Timestamp(rows["exported_at"].iloc[0]).to_pydatetime())
+
+    shown = export(exports)
+    older = exports[exports["export_id"] < shown.export_id]
+    week_ago = older[older["exported_at"] <= pd.Timestamp(shown.exported_at) - pd.Timedelta(days=days)]
+    return ExportPoints(shown, export(older), export(week_ago), export(exports.iloc[::-1]))
 
 
 def export_pair(wh: Warehouse, sel: Selection, days: int = 7, cur=None) -> ExportPair:

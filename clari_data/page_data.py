@@ -63,11 +63,12 @@ class OverviewData:
 def overview(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> OverviewData:
     weekly = analytics.weekly_totals(wh, sel, cur)
     points = analytics.export_points(wh, sel, cur=cur)
+    users = analytics.headline_users(wh, sel, cur) if points.previous else None
 
     def headline_at(export: Export | None) -> Headline | None:
         if export is None:
             return None
-        return analytics.headline_at(wh, sel, export.export_id, cur)
+        return analytics.headline_at(wh, sel, export.export_id, cur, users)
 
     return OverviewData(weekly, analytics.headline_of(weekly), headline_at(points.previous),
                         headline_at(points.week_ago), points.shown, points.previous, points.week_ago)
