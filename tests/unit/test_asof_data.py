@@ -132,3 +132,17 @@ def test_nothing_loaded_yet(wh):
 ])
 def test_period_label(period, label, year, expected):
     assert analytics.period_label(period, label, year) == expected
+
+
+def test_export_points_of_a_period_s_exports():
+    exports = pd.DataFrame({"export_id": [9, 7, 4, 2],
+                            "exported_at": pd.to_datetime(["2026-11-18 20:00", "2026-11-17 20:00",
+                                                           "2026-11-10 20:00", "2026-11-02 20:00"])})
+    now = analytics.export_points_of(exports, None)
+    assert [p.export_id for p in (now.shown, now.previous, now.week_ago, now.first)] == [9, 7, 4, 2]
+    then = analytics.export_points_of(exports, datetime(2026, 11, 17, 21))
+    assert [p.export_id for p in (then.shown, then.previous, then.week_ago, then.first)] == [7, 4, 4, 2]
+    assert then.shown.exported_at == datetime(2026, 11, 17, 20)
+    early = analytics.export_points_of(exports, datetime(2026, 11, 3))
+    assert (early.shown.export_id, early.previous, early.week_ago) == (2, None, None)
+    assert analytics.export_points_of(exports, datetime(2026, 11, 1)) == analytics.ExportPoints(None, None, None, None)
