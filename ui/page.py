@@ -4,6 +4,7 @@ banners), tables with a CSV download, and the live refresh indicator."""
 from __future__ import annotations
 
 import html
+import re
 
 import pandas as pd
 import streamlit as st
@@ -85,11 +86,23 @@ def back_to_latest(name: str) -> None:
 
 def banners(alerts: list[Alert], name: str) -> None:
     """Each firing rule as a banner: all of them on the Overview, else those of this page."""
+    r = run.current()
     for alert in alerts:
         if name == "overview" or alert.page == name:
             error = alert.severity == "error"
-            (st.error if error else st.warning)(md_text(alert.message),
+            (st.error if error else st.warning)(md_text(readable(alert.message, r)),
                                                 icon=":material/error:" if error else ":material/warning:")
+
+
+def readable(message: str, r: PageRun) -> str:
+    """A rule's message with the forecast and period ids it names written as people read them (the
+    rules speak in ids, which the notifications' links need)."""
+    names = {**r.period_labels, **{f: r.forecast_name(f) for f in r.settings.clari.forecast_ids}}
+    if not names:
+        return message
+    pattern = re.compile(r"(?<![\w/])(" + "|".join(re.escape(i) for i in sorted(names, key=len, reverse=True))
+                         + r")(?![\w/])")
+    return pattern.sub(lambda m: names[m.group(1)], message)
 
 
 def table(df: pd.DataFrame, columns: dict[str, object], file_name: str, *, height: int | None = None,

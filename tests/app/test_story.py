@@ -204,3 +204,9 @@ def test_csv_files_carry_the_as_of_time(make_app):
     assert names and all(stamp in n and forecast in n and period in n for n in names), names
     latest = run(make_app(), "views/reps.py")
     assert not any("as-of" in b.proto.id for b in latest.get("download_button"))
+
+
+def test_banners_name_periods_and_forecasts_as_people_read_them(make_app):
+    at = run(make_app("[alerts]\naccuracy_min_pct = 101\n"), "views/accuracy.py")
+    [banner] = [w for w in texts(at.warning) if "Forecast accuracy in" in w]
+    assert re.search(r"Forecast accuracy in Q[1-4] 20[0-9]{2}", banner) and not re.search(r"20[0-9]{2}\\_Q", banner)
