@@ -62,9 +62,13 @@ for i, (label, value_of, write, write_change, colour, about) in enumerate(METRIC
 
 weekly = shown.weekly
 latest_week = week_label(weekly["start_date"].iloc[-1]) if "start_date" in weekly.columns and not weekly.empty else "–"
-st.caption(f"{head.users} {'person' if head.users == 1 else 'people'} summed "
-           "(the chosen reps, else the chosen team's manager, else the top of the hierarchy); "
-           f"latest week: {latest_week}. Changes are against the previous export"
+# Managers' numbers are their teams' roll-ups: the headline is the chosen reps, else the chosen
+# team's manager, else the top of the hierarchy, never a mix.
+who = (f"the {head.users} chosen rep{'s' if head.users != 1 else ''}" if sel.reps
+       else "the chosen team (its manager's roll-up)" if sel.team
+       else "the whole organisation (the roll-up at the top of the hierarchy"
+       + (f", {head.users} people)" if head.users != 1 else ")"))
+st.caption(f"Numbers of {who}; latest week: {latest_week}. Changes are against the previous export"
            + (f" ({r.when(shown.previous_export.exported_at)})" if shown.previous_export else ", when there is one")
            + "; hover over a number for the change over 7 days.")
 
