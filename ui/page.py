@@ -141,7 +141,7 @@ def live_refresh_indicator() -> None:
     if state.running and state.progress is not None:
         p = state.progress
         step = f" ({p.step} of {p.steps})" if p.steps else ""
-        st.info(f"Refreshing{step}: {md_text(p.message)}", icon=":material/sync:")
+        st.info(f"Refreshing{step}: {md_text(readable(p.message, run.current()))}", icon=":material/sync:")
 
 
 def remember_seen_runs(r: PageRun) -> None:

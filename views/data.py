@@ -41,11 +41,11 @@ def refresh_panel() -> None:
     if state.running and state.progress:
         p = state.progress
         done = (p.step - 1) / p.steps if p.steps else 0.0
-        st.progress(min(max(done, 0.0), 1.0), text=f"{md_text(p.message)}")
+        st.progress(min(max(done, 0.0), 1.0), text=f"{md_text(page.readable(p.message, r))}")
     elif state.progress and state.progress.stage in ("done", "failed"):
         (st.success if state.progress.stage == "done" else st.error)(
             f"Last refresh {age(state.last_finished_at, r.now) if state.last_finished_at else ''}: "
-            f"{md_text(state.progress.message)}")
+            f"{md_text(page.readable(state.progress.message, r))}")
     if state.next_run_at:
         st.caption(f"Next scheduled refresh: {state.next_run_at:%Y-%m-%d %H:%M %Z}.")
 
