@@ -6,7 +6,9 @@ WITH ended AS (
     SELECT 1
     FROM export_in_force(forecast, period, export) e
     JOIN time_periods p ON p.time_period_id = e.time_period
-    WHERE p.end_date < CAST(e.exported_at AS DATE)
+    -- taken, or confirmed by an identical export (export_confirmations), after the last day
+    LEFT JOIN export_confirmations k ON k.export_id = e.export_id
+    WHERE p.end_date < CAST(greatest(e.exported_at, k.confirmed_at) AS DATE)
 ),
 vals AS (
     SELECT * FROM role_values_at(forecast, period, export, week := week)
