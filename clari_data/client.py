@@ -14,6 +14,7 @@ import email.utils
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # have queued an export, so repeating it costs no quota.
 NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAX_MESSAGE = 300
+# Clari's job ids are 24 hex digits; anything outside this shape could steer a URL or a file path,
+# so it is refused wherever an id enters (Clari's answers, the warehouse's stored jobs).
+JOB_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}", re.ASCII)
 DEFAULT_RETRY = ClariSettings().retry_policy()  # [clari]'s defaults, for a client made without settings
 CHUNK = 64 * 1024
 
@@ -108,6 +112,10 @@ class NetworkError(ClariError):
     """No answer (time-out, refused or cut connection) after the retries."""
 
     retryable = True
+
+
+class BadJobIdError(ClariError):
+    """A job id that is not letters, digits, '-' and '_' (at most 128): never used in a path or URL."""
 
 
 class OutcomeUnknownError(ClariError):
@@ -193,6 +201,17 @@ def _job_id_of(data: Any) -> str:
     return _text(data.get("jobId")) or _text(data.get("id"))
 
 
+def check_job_id(job_id: Any) -> str:
+    """The job id if it has the safe shape; else BadJobIdError, quoting at most 40 of its characters."""
+    if isinstance(job_id, str) and JOB_ID_RE.fullmatch(job_id):
+        return job_id
+    shown = ascii(str(job_id)[:40])
+    raise BadJobIdError(
+        f"Clari's export job id {shown} is not 1 to 128 letters, digits, '-' or '_', so it was not used; "
+        "check that [clari] base_url is https://api.clari.com/v4 and nothing between here and Clari "
+        "rewrites its answers.")
+
+
 def _job_from(data: Any) -> Job | None:
     data = _unwrapped(data)
     if not isinstance(data, dict):
@@ -200,6 +219,7 @@ def _job_from(data: Any) -> Job | None:
     job_id, status = _job_id_of(data), _text(data.get("status")).upper()
     if not job_id or not status:
         return None
+    check_job_id(job_id)
     return Job(
         job_id=job_id,
         status=status,
@@ -333,10 +353,12 @@ class ClariClient:
             raise OutcomeUnknownError(
                 f"Clari accepted the request to {what} but sent no jobId, so an export may have been "
                 "queued; check the job list (GET /export/jobs) before queueing again.", status=resp.status_code)
+        check_job_id(job_id)
         log.info("queued export of %s as job %s", forecast_id, job_id)
         return job_id
 
     def get_job(self, job_id: str) -> Job:
+        check_job_id(job_id)
         what = f"read export job {job_id}"
         resp = self._request("GET", self._job_path(job_id), what, job=job_id)
         job = _job_from(self._json(resp, what))
@@ -370,6 +392,7 @@ class ClariClient:
 
     def download_results(self, job_id: str, dest: Path) -> int:
         """Stream the result document to `dest` (via `dest.part`, never whole in memory); return its size."""
+        check_job_id(job_id)
         dest = Path(dest)
         part = dest.with_name(dest.name + ".part")
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -385,6 +408,7 @@ class ClariClient:
         return written
 
     def cancel_job(self, job_id: str) -> str:
+        check_job_id(job_id)
         what = f"cancel export job {job_id}"
         resp = self._request("PATCH", self._job_path(job_id), what, json={"type": "CANCEL"}, job=job_id)
         status = _text(self._json(resp, what).get("status")).upper()

@@ -6,8 +6,10 @@ independent: one failing leaves the others, and the warehouse keeps its last goo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from . import demo
 from .client import (
+    BadJobIdError,
     ClariClient,
     ClariError,
     Job,
@@ -165,6 +168,9 @@ def run_refresh(
     except (ClariError, WarehouseError, OSError) as exc:
         # A failure before any export could start (the simulator would not start, the disk is full...).
         outcomes.append(ExportOutcome("(refresh)", None, "failed", error=scrub(str(exc))))
+    except Exception as exc:
+        # A bug must still end the run as failed, never leave it "running" in the history.
+        outcomes.append(ExportOutcome("(refresh)", None, "failed", error=unexpected(exc, scrub), kind="unexpected"))
     finally:
         if own_client and client is not None:
             client.close()
@@ -175,6 +181,18 @@ def run_refresh(
     final = "done" if result.outcome == "success" else "failed"
     report(Progress(final, result.summary() if final == "done" else errors or "failed"))
     return result
+
+
+def unexpected(exc: BaseException, scrub: Scrubber) -> str:
+    """An error no code path expected, for the run history: its type and text, the traceback in the log."""
+    log.error("refresh stopped unexpectedly: %s", scrub("".join(traceback.format_exception(exc))))
+    return scrub(f"unexpected {type(exc).__name__}: {exc}")[:500]
+
+
+def download_path(folder: Path, job_id: str) -> Path:
+    """Where a job's result is downloaded: a name this app makes, never Clari's text (the same job
+    gets the same name, so a complete download left by a refresh that died is reused)."""
+    return folder / f"export-{hashlib.sha256(job_id.encode()).hexdigest()[:32]}.json"
 
 
 def _export_one(settings, warehouse, client, folder, run_id, forecast_id, requested, report, scrub,
@@ -203,8 +221,9 @@ def _export_one(settings, warehouse, client, folder, run_id, forecast_id, reques
                             **where))
             try:
                 job = _wait(client, job_id, label, report, where)
-            except NotReadyError:
-                # Clari no longer knows the job (expired or never existed): a new one is needed.
+            except (NotReadyError, BadJobIdError):
+                # Clari no longer knows the job (expired or never existed), or it was stored with an id
+                # no longer accepted: a new one is needed.
                 warehouse.set_job_status(job_id, "abandoned")
                 job_id = None
         if not job_id:
@@ -221,7 +240,7 @@ def _export_one(settings, warehouse, client, folder, run_id, forecast_id, reques
                 f"Clari cut the cells of the export of {label} short (cellsTruncated); a partial forecast was not "
                 "loaded. Narrow the export (scope_id) or ask your Clari CSM about the cell limit.")
 
-        path = folder / f"{job_id}.json"
+        path = download_path(folder, job_id)
         if not path.exists():  # a complete file from a refresh that died while loading is reused
             report(Progress("downloading", f"{label}: downloading the export", job_status=job.status, **where))
             client.download_results(job_id, path)
@@ -250,6 +269,9 @@ def _export_one(settings, warehouse, client, folder, run_id, forecast_id, reques
         log.warning("export %s failed: %s", label, scrub(str(exc)))
         return finish(ExportOutcome(forecast_id, requested, "failed", job_id=job_id, error=scrub(str(exc)),
                                     kind=failure_kind(exc)))
+    except Exception as exc:
+        return finish(ExportOutcome(forecast_id, requested, "failed", job_id=job_id, error=unexpected(exc, scrub),
+                                    kind="unexpected"))
 
 
 CRM_TYPES = ("crm_total", "crm_closed")
