@@ -65,7 +65,7 @@ def _shown(text: str) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
 
-def _parse_moment(text: str) -> tuple[datetime, bool] | None:
+def parse_moment(text: str) -> tuple[datetime, bool] | None:
     """(naive UTC moment, whether only a date was given), or None when `text` is no such moment."""
     try:
         if _DATE.fullmatch(text):
@@ -86,7 +86,7 @@ def parse_as_of(text: str | None, *, now: datetime, first: datetime | None, late
     """The `as_of` of a link. `now` is the clock the exports are on (the simulator's in demo mode),
     `first` and `latest` the first and latest export times of the warehouse (None: no data yet)."""
     text = (text or "").strip()
-    parsed = _parse_moment(text) if len(text) <= _SHOWN else None
+    parsed = parse_moment(text) if len(text) <= _SHOWN else None
     if parsed is None:
         return Notice("as_of", _shown(text), f"is not {SHAPES}")
     moment, only_date = parsed

@@ -9,13 +9,14 @@ cache calls them in.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import duckdb
 import pandas as pd
 
 from . import alerts, analytics
 from .analytics import Export, ExportPair, Headline, Selection
+from .asof import parse_moment
 from .periods import periods_ending_at
 from .warehouse import Warehouse
 
@@ -282,16 +283,12 @@ def waterfall_start(exports: pd.DataFrame, end: Export | None, start: str) -> Ex
 
 
 def parse_start(text: str) -> datetime:
-    """A waterfall's start as an instant (naive UTC): an ISO date means the end of that day."""
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.max)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+    """A waterfall's start as an instant (naive UTC), read as `as_of` is: a date is its end."""
+    parsed = parse_moment(text)
+    if parsed is None:
         raise ValueError(f"from must be an ISO date, a date-time or one of {', '.join(WATERFALL_STARTS)}, "
-                         f"not {text!r}") from None
-    return moment.replace(tzinfo=None) if moment.tzinfo is None else \
-        (moment - moment.utcoffset()).replace(tzinfo=None)
+                         f"not {text!r}")
+    return parsed[0]
 
 
 def waterfall_people(people: pd.DataFrame, sel: Selection) -> tuple[set[str], set[str]]:
