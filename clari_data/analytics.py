@@ -98,6 +98,74 @@ def team_members(people: pd.DataFrame, manager_user_id: str) -> set[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Level:
+    """Where a selection stands in the hierarchy: the manager shown (None: the top), the way down
+    to them, their direct reports and everyone below them. With reps chosen, the reps are both
+    the direct reports and everyone below."""
+
+    team: str | None
+    path: list[tuple[str, str]]  # (user_id, name) from the top down to the manager shown
+    direct: list[str]  # direct reports (sub-teams' managers and reps), in the people's order
+    below: set[str]  # everyone below, at every level
+
+    def direct_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return rows[rows["user_id"].isin(self.direct)]
+
+    def below_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return rows[rows["user_id"].isin(self.below)]
+
+
+def top_of(people: pd.DataFrame) -> list[str]:
+    """The people at the top of the hierarchy: no manager, or one outside the data."""
+    known = set(people["user_id"])
+    return [uid for uid, boss in zip(people["user_id"], people["manager_user_id"])
+            if not isinstance(boss, str) or boss not in known]
+
+
+def direct_reports(people: pd.DataFrame, manager_user_id: str | None) -> list[str]:
+    """Who reports to a manager directly; with None, who reports to the top of the hierarchy (and
+    the top itself when nobody does)."""
+    if manager_user_id is None:
+        top = set(top_of(people))
+        below = [uid for uid, boss in zip(people["user_id"], people["manager_user_id"]) if boss in top]
+        return below or sorted(top)
+    return [uid for uid, boss in zip(people["user_id"], people["manager_user_id"])
+            if boss == manager_user_id and uid != manager_user_id]
+
+
+def everyone_below(people: pd.DataFrame, manager_user_id: str | None) -> set[str]:
+    """Everyone below a manager, at every level; with None, everyone below the top."""
+    if manager_user_id is not None:
+        return team_members(people, manager_user_id)
+    top = set(top_of(people))
+    return set(people["user_id"]) - top or top
+
+
+def hierarchy_path(people: pd.DataFrame, user_id: str | None) -> list[tuple[str, str]]:
+    """(user_id, name) from the top of the hierarchy down to `user_id` (None: the top alone)."""
+    names = dict(zip(people["user_id"], people["user_name"].fillna("(unnamed)")))
+    bosses = dict(zip(people["user_id"], people["manager_user_id"]))
+    if user_id is None:
+        top = top_of(people)
+        return [(top[0], names[top[0]])] if len(top) == 1 else []
+    path: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    current: str | None = user_id
+    while isinstance(current, str) and current in names and current not in seen:  # a reporting loop ends it
+        seen.add(current)
+        path.append((current, names[current]))
+        current = bosses.get(current)
+    return path[::-1]
+
+
+def level_of(people: pd.DataFrame, team: str | None, reps: tuple[str, ...] = ()) -> Level:
+    """The hierarchy level a selection shows (see `Level`)."""
+    if reps:
+        return Level(team, hierarchy_path(people, team), list(reps), set(reps))
+    return Level(team, hierarchy_path(people, team), direct_reports(people, team), everyone_below(people, team))
+
+
 # -- exports and labels ----------------------------------------------------------------------
 
 

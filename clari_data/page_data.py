@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from . import alerts, analytics
-from .analytics import Export, ExportPair, Headline, Selection
+from .analytics import Export, ExportPair, Headline, Level, Selection
 from .asof import parse_moment
 from .periods import periods_ending_at
 from .warehouse import Warehouse
@@ -134,6 +134,11 @@ class AccuracyData:
     by_week: pd.DataFrame  # the headline rows aggregated per week
     summary: pd.DataFrame  # one row per person over the period's weeks
     by_person_week: pd.DataFrame  # user_name and one accuracy column per week (W1, W2, ...)
+    level: Level | None = None  # where the selection stands; members and summary are everyone below it
+
+    @property
+    def direct(self) -> pd.DataFrame:
+        return self.level.direct_rows(self.summary) if self.level else self.summary
 
     @property
     def teams(self) -> pd.DataFrame:
@@ -149,17 +154,41 @@ def accuracy(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> Accura
     period = alerts.accuracy_period(wh, sel, cur)
     if period is None:
         return None
-    rows = analytics.accuracy_members(wh, replace(sel, time_period=period), cur)
+    chosen = replace(sel, time_period=period)
+    level = analytics.level_of(analytics.people(wh, sel.forecast_id, period, cur), sel.team, sel.reps)
+    rows = _below(analytics.accuracy_members(wh, _whole_level(chosen), cur), chosen, level)
     pivot = rows.pivot_table(index="user_name", columns="week_number", values="accuracy_pct", aggfunc="mean")
     pivot.columns = [f"W{c}" for c in pivot.columns]
     return AccuracyData(period, rows, analytics.accuracy_by_week(rows), analytics.accuracy_summary(rows),
-                        pivot.reset_index())
+                        pivot.reset_index(), level)
+
+
+def _whole_level(sel: Selection) -> Selection:
+    """The selection whose members hold everyone below its level: the chosen reps, else the whole
+    organisation (narrowed in Python to the team's people: the members query lists one level)."""
+    return sel if sel.reps else replace(sel, team=None)
+
+
+def _below(rows: pd.DataFrame, sel: Selection, level: Level) -> pd.DataFrame:
+    """The rows of everyone below the level, and the headline's own rows (in_headline: the chosen
+    reps, else the team's manager, else the top), which the members of the whole organisation mark
+    for its top instead."""
+    if "in_headline" in rows.columns and not sel.reps:
+        heads = rows["user_id"] == sel.team if sel.team else rows["manager_user_id"].isna()
+        rows = rows.assign(in_headline=heads)
+        return rows[rows["user_id"].isin(level.below) | rows["in_headline"]].reset_index(drop=True)
+    return rows[rows["user_id"].isin(level.below)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
 class CoverageData:
-    members: pd.DataFrame  # coverage_members: each person of the selection
+    members: pd.DataFrame  # coverage_members: everyone below the selection's level (or the chosen reps)
     weekly: pd.DataFrame  # weekly_totals, for the trend
+    level: Level
+
+    @property
+    def direct(self) -> pd.DataFrame:
+        return self.level.direct_rows(self.members)
 
     @property
     def teams(self) -> pd.DataFrame:
@@ -171,18 +200,26 @@ class CoverageData:
 
 
 def coverage(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> CoverageData:
-    return CoverageData(analytics.coverage_members(wh, sel, cur), analytics.weekly_totals(wh, sel, cur))
+    level = analytics.level_of(analytics.people(wh, sel.forecast_id, sel.time_period, cur), sel.team, sel.reps)
+    members = _below(analytics.coverage_members(wh, _whole_level(sel), cur), sel, level)
+    return CoverageData(members, analytics.weekly_totals(wh, sel, cur), level)
 
 
 @dataclass(frozen=True)
 class RepsData:
-    members: pd.DataFrame  # performance_members: the leaderboard, managers included
+    members: pd.DataFrame  # performance_members: the leaderboard of everyone below the level, managers included
     people: pd.DataFrame  # everyone of the period, for names and the way up the hierarchy
+    level: Level
+
+    @property
+    def direct(self) -> pd.DataFrame:
+        return self.level.direct_rows(self.members)
 
 
 def reps(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> RepsData:
-    return RepsData(analytics.performance_members(wh, sel, cur),
-                    analytics.people(wh, sel.forecast_id, sel.time_period, cur))
+    people = analytics.people(wh, sel.forecast_id, sel.time_period, cur)
+    level = analytics.level_of(people, sel.team, sel.reps)
+    return RepsData(_below(analytics.performance_members(wh, _whole_level(sel), cur), sel, level), people, level)
 
 
 @dataclass(frozen=True)
