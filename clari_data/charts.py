@@ -25,6 +25,7 @@ COLORS = {
     "on_track": "#059669",
 }
 MONEY_AXIS = {"tickprefix": "$", "tickformat": "~s"}
+MAX_PEOPLE = 25  # no per-person chart draws more: the rest are in the table under it
 MONEY_HOVER = "$%{y:,.0f}"
 
 
@@ -116,14 +117,32 @@ def accuracy_by_week(weekly: pd.DataFrame, target_pct: float,
     return _style(fig, title)
 
 
+def _bounded(rows: pd.DataFrame, title: str, limit: int, which: str) -> tuple[pd.DataFrame, str]:
+    """The first `limit` rows (already ordered by what matters) and the title saying how many more
+    there are, e.g. "Coverage by direct report: lowest 25 of 327, and 302 more in the table"."""
+    if len(rows) <= limit:
+        return rows, title
+    return rows.head(limit), f"{title}: {which} {limit} of {len(rows):,}, and {len(rows) - limit:,} more in the table"
+
+
+def people_drawn(fig: go.Figure) -> int:
+    """How many people a per-person chart draws (its bars' distinct labels)."""
+    labels: set = set()
+    for trace in fig.data:
+        labels.update(trace.y if getattr(trace, "orientation", None) == "h" else trace.x or ())
+    return len(labels)
+
+
 def coverage_by_person(rows: pd.DataFrame, target: float, title: str = "Pipeline coverage",
-                       nobody: str = "No one in this selection.") -> go.Figure:
-    """Coverage per person (horizontal bars) against the target line."""
+                       nobody: str = "No one in this selection.", limit: int = MAX_PEOPLE) -> go.Figure:
+    """Coverage per person (horizontal bars) against the target line: the `limit` lowest, the
+    title saying how many more the table holds."""
     if rows.empty:
         return _empty(title, nobody)
     rows = rows[rows["coverage_ratio"].notna()].sort_values("coverage_ratio")
     if rows.empty:
         return _empty(title, "No one in this selection has quota left to cover.")
+    rows, title = _bounded(rows, title, limit, "lowest")
     colors = [COLORS["down"] if c < target else COLORS["up"] for c in rows["coverage_ratio"]]
     fig = go.Figure(go.Bar(x=rows["coverage_ratio"], y=safe_text(rows["user_name"]), orientation="h",
                            marker={"color": colors}, hovertemplate="%{y}: %{x:.2f}x<extra></extra>"))
@@ -134,10 +153,13 @@ def coverage_by_person(rows: pd.DataFrame, target: float, title: str = "Pipeline
     return _style(fig, title, height=max(300, 22 * len(rows) + 90))
 
 
-def pipeline_vs_remaining(rows: pd.DataFrame, title: str = "Open pipeline against remaining quota") -> go.Figure:
+def pipeline_vs_remaining(rows: pd.DataFrame, title: str = "Open pipeline against remaining quota",
+                          limit: int = MAX_PEOPLE) -> go.Figure:
+    """Open pipeline beside remaining quota per person: the `limit` with the most quota left."""
     if rows.empty:
         return _empty(title, "No data for this selection.")
     rows = rows.sort_values("remaining_quota_amount", ascending=False)
+    rows, title = _bounded(rows, title, limit, "most quota left,")
     names = safe_text(rows["user_name"])
     fig = go.Figure()
     fig.add_bar(x=names, y=rows["open_pipeline_amount"], name="Open pipeline", marker={"color": COLORS["pipeline"]},
@@ -164,10 +186,12 @@ def coverage_trend(weekly: pd.DataFrame, target: float, title: str = "Coverage o
     return _style(fig, title)
 
 
-def attainment_by_person(rows: pd.DataFrame, title: str = "Quota attainment") -> go.Figure:
+def attainment_by_person(rows: pd.DataFrame, title: str = "Quota attainment", limit: int = MAX_PEOPLE) -> go.Figure:
+    """Attainment per person against the quota line: the `limit` lowest."""
     rows = rows[rows["attainment_pct"].notna()].sort_values("attainment_pct")
     if rows.empty:
         return _empty(title, "No quota loaded for this selection.")
+    rows, title = _bounded(rows, title, limit, "lowest")
     colors = [COLORS.get(str(s), COLORS["quota"]) for s in rows["status"]]
     fig = go.Figure(go.Bar(x=rows["attainment_pct"], y=safe_text(rows["user_name"]), orientation="h",
                            marker={"color": colors}, customdata=rows["forecast_to_quota_pct"],
@@ -179,10 +203,18 @@ def attainment_by_person(rows: pd.DataFrame, title: str = "Quota attainment") ->
     return _style(fig, title, height=max(300, 22 * len(rows) + 90))
 
 
-def movers(up: pd.DataFrame, down: pd.DataFrame, title: str = "Biggest movers") -> go.Figure:
+def movers(up: pd.DataFrame, down: pd.DataFrame, title: str = "Biggest movers", limit: int = MAX_PEOPLE,
+           more: int = 0) -> go.Figure:
+    """The biggest moves up and down (at most `limit` bars, the largest by size); `more`: the moves
+    not drawn, which the title counts."""
     rows = pd.concat([down, up]) if not (up.empty and down.empty) else up
     if rows.empty:
         return _empty(title, "Nothing moved by at least the thresholds.")
+    if len(rows) > limit:
+        more += len(rows) - limit
+        rows = rows.loc[rows["change_amount"].abs().sort_values(ascending=False).index[:limit]]
+    if more:
+        title = f"{title}, and {more:,} more in the table"
     rows = rows.sort_values("change_amount")
     labels = [f"{n} · {f}" for n, f in zip(safe_text(rows["user_name"]), safe_text(rows["field_name"]))]
     fig = go.Figure(go.Bar(x=rows["change_amount"], y=labels, orientation="h",
@@ -192,6 +224,38 @@ def movers(up: pd.DataFrame, down: pd.DataFrame, title: str = "Biggest movers") 
     fig.update_xaxes(title="Change", **MONEY_AXIS)
     fig.update_yaxes(title=None, automargin=True)
     return _style(fig, title, height=max(300, 24 * len(rows) + 90))
+
+
+def distribution(values: pd.Series, target: float, *, title: str, axis: str, unit: str, bin_width: float,
+                 cap: float, nobody: str = "No one below this level has a value to show.") -> go.Figure:
+    """How a number spreads over everyone below a level: counts per bin (binned here, so the figure
+    carries one bar per bin whatever the head count), values at or over `cap` in the last bin, the
+    bins under the target red, with the target line."""
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return _empty(title, nobody)
+    edges = [i * bin_width for i in range(int(round(cap / bin_width)) + 1)]
+    lowest = min(0.0, float(values.min()))
+    if lowest < 0:
+        edges.insert(0, lowest)
+    clipped = values.clip(upper=cap)
+    counts = pd.cut(clipped, bins=[*edges[:-1], float("inf")], right=False).value_counts(sort=False)
+    lefts = edges[:-1]
+    labels = [f"{left:g}{unit}–{right:g}{unit}" for left, right in zip(lefts, edges[1:])]
+    labels[-1] = f"{lefts[-1]:g}{unit} or more"
+    below = int((values < target).sum())
+    fig = go.Figure(go.Bar(x=[left + bin_width / 2 for left in lefts], y=list(counts), width=bin_width * 0.92,
+                           customdata=labels,
+                           marker={"color": [COLORS["down"] if left + bin_width <= target else COLORS["up"]
+                                             for left in lefts]},
+                           hovertemplate="%{customdata}: %{y} people<extra></extra>"))
+    fig.add_vline(x=target, line={"color": COLORS["target"], "dash": "dash"},
+                  annotation_text=f"Target {target:g}{unit}: {below:,} of {len(values):,} below",
+                  annotation_position="top right")
+    fig.update_xaxes(title=axis, ticksuffix=unit)
+    fig.update_yaxes(title="People", rangemode="tozero")
+    fig.update_layout(bargap=0)
+    return _style(fig, title)
 
 
 def waterfall(start_total: float | None, steps: pd.DataFrame, others_amount: float, end_total: float | None, *,
