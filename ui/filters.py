@@ -82,7 +82,7 @@ def _shown(value: str) -> str:
     return f"“{md_text(value)}”"
 
 
-def _names(people: pd.DataFrame) -> dict[str, str]:
+def person_names(people: pd.DataFrame) -> dict[str, str]:
     names = dict(zip(people["user_id"], people["user_name"].fillna("(unnamed)")))
     counts = pd.Series(list(names.values())).value_counts()
     roles = dict(zip(people["user_id"], people["hierarchy_name"].fillna("")))
@@ -90,7 +90,7 @@ def _names(people: pd.DataFrame) -> dict[str, str]:
     return {uid: f"{name} ({roles[uid]})" if counts[name] > 1 else name for uid, name in names.items()}
 
 
-def _clear_notices() -> None:
+def clear_notices() -> None:
     st.session_state[_NOTICES] = []
 
 
@@ -189,24 +189,24 @@ def sidebar(load_options: LoadOptions, ctx: Context) -> tuple[Selection | None, 
     forecasts = load_options(None, None).forecasts
     _keep_valid("forecast", forecasts, forecasts[0])
     forecast = side.selectbox("Forecast", forecasts, key="forecast", format_func=ctx.forecast_name,
-                              on_change=_clear_notices)
+                              on_change=clear_notices)
 
     periods = load_options(forecast, None).periods
     _keep_valid("period", periods, periods[0])
-    period = side.selectbox("Period", periods, key="period", format_func=ctx.period_label, on_change=_clear_notices)
+    period = side.selectbox("Period", periods, key="period", format_func=ctx.period_label, on_change=clear_notices)
 
     people = load_options(forecast, period).people
-    names = _names(people)
+    names = person_names(people)
     managers = people.loc[people["is_manager"], "user_id"].tolist()
     _keep_valid("team", managers, None)
     team = side.selectbox("Team", managers, key="team", placeholder="All teams",
-                          format_func=names.get, on_change=_clear_notices,
+                          format_func=names.get, on_change=clear_notices,
                           help="A manager's team: their numbers are the roll-up of their reports.")
 
     rep_options = _rep_options(people, team)
     _keep_valid("rep", rep_options, [])
     reps = side.multiselect("Reps", rep_options, key="rep", format_func=names.get, placeholder="All reps",
-                            on_change=_clear_notices)
+                            on_change=clear_notices)
     as_of = _as_of_control(ctx, forecast, period)
 
     start = st.session_state.get(_FROM, DEFAULT_FROM)
@@ -231,7 +231,7 @@ def _as_of_control(ctx: Context, forecast: str, period: str) -> AsOf | None:
         options.insert(1, current)  # a date, or an export of another forecast or period
     _keep_valid("as_of", options, None)
     side = st.sidebar
-    text = side.selectbox("As of", options, key="as_of", format_func=ctx.as_of_label, on_change=_clear_notices,
+    text = side.selectbox("As of", options, key="as_of", format_func=ctx.as_of_label, on_change=clear_notices,
                           placeholder="Latest data",
                           help="Show every page as it stood at a past export: numbers, charts, tables, banners "
                                "and changes. The link keeps it (as_of in the URL).")
@@ -248,7 +248,7 @@ def _pick_day() -> None:
     if day is not None:
         st.session_state["as_of"] = as_of_of_day(day).text
         st.session_state["_as_of_day"] = None
-        _clear_notices()
+        clear_notices()
 
 
 def back_to_latest_link(page_path: str) -> str:

@@ -14,7 +14,7 @@ from clari_data.alerts import Alert
 from clari_data.pages import page
 
 from . import filters, run
-from .format import DASH, age, md_text
+from .format import DASH, age, csv_bytes, md_text
 from .run import PageRun
 
 _SEEN_RUNS = "_seen_runs"
@@ -109,6 +109,8 @@ def table(df: pd.DataFrame, columns: dict[str, object], file_name: str, *, heigh
           ids: tuple[str, ...] = (), as_of: bool = True) -> None:
     """A formatted table of the given columns (label or column_config each) and its CSV download.
 
+    The download is the only export offered (the table's own is off: `client.disableDataExport` in
+    .streamlit/config.toml): its text cells are neutralised against spreadsheet formulas.
     Missing cells show a dash. `ids` are columns the CSV carries besides the shown ones (the ids
     behind shown names). With `as_of` the file name carries the moment the page is as of.
     """
@@ -117,8 +119,77 @@ def table(df: pd.DataFrame, columns: dict[str, object], file_name: str, *, heigh
                  **({"height": height} if height else {}))
     csv = df[[c for c in ids if c in df.columns and c not in shown.columns] + list(shown.columns)]
     file_name = csv_name(file_name) if as_of else file_name
-    st.download_button(f"Download CSV ({len(shown)} rows)", csv.to_csv(index=False).encode(), file_name=file_name,
+    st.download_button(f"Download CSV ({len(shown)} rows)", csv_bytes(csv), file_name=file_name,
                        mime="text/csv", key=f"csv-{file_name}", on_click="ignore")
+
+
+SHORTCUTS = 12  # direct-report shortcuts on a page: two rows of six, one screenful at most
+
+
+def hierarchy(level: analytics.Level, people: pd.DataFrame, reps: tuple[str, ...] = (), *,
+              worst_first: list[str] | None = None, key: str = "hierarchy") -> None:
+    """Where the page stands in the hierarchy and the ways to move: the breadcrumb from the top
+    (each step above the current one goes back up), shortcuts to at most `SHORTCUTS` sub-teams one
+    level down (`worst_first`: the page's order of concern), and a search for any team or rep.
+    Every move sets the sidebar's `team` and `rep`, so the URL holds the level and a shared link
+    opens at it."""
+    names = filters.person_names(people)
+    roles = dict(zip(people["user_id"], people["hierarchy_name"].fillna("")))
+    managers = dict(zip(people["user_id"], people["is_manager"].astype(bool)))
+    bosses = dict(zip(people["user_id"], people["manager_user_id"]))
+
+    def label(uid: str) -> str:
+        name, role = names.get(uid, uid), roles.get(uid, "")
+        return f"{name} ({role})" if role and role not in name else name
+
+    trail = [uid for uid, _ in level.path] + list(reps)
+    crumbs = st.container(horizontal=True, gap="small", vertical_alignment="center", key=f"{key}-crumbs")
+    for i, uid in enumerate(trail):
+        if i:
+            crumbs.markdown("›")
+        if i == len(trail) - 1:
+            crumbs.markdown(f"**{md_text(label(uid))}**")
+        else:
+            # The top is the default view: no team in the URL.
+            crumbs.button(md_text(label(uid)), key=f"{key}-up-{i}", type="tertiary", on_click=_go_to_team,
+                          args=(None if i == 0 else uid,))
+    if reps:
+        return
+    sub_teams = [uid for uid in (worst_first or level.direct) if uid in set(level.direct) and managers.get(uid)]
+    if sub_teams:
+        shown = sub_teams[:SHORTCUTS]
+        more = len(sub_teams) - len(shown)
+        st.caption("Open a team one level down" + (f" (the {len(shown)} needing most attention; {more:,} more "
+                                                    "through the search below):" if more else ":"))
+        cols = st.columns(6)
+        for i, uid in enumerate(shown):
+            cols[i % 6].button(md_text(names.get(uid, uid)), key=f"{key}-down-{uid}", on_click=_go_to_team,
+                               args=(uid,), width="stretch")
+    everyone = [uid for uid in people["user_id"] if isinstance(bosses.get(uid), str)]
+    st.selectbox("Go to a team or rep", everyone, index=None, key=f"{key}-search", format_func=label,
+                 placeholder=f"Type a name: any of {len(everyone):,} people",
+                 on_change=_go_to_person, args=(f"{key}-search", managers, bosses),
+                 help="A manager opens their team (their direct reports); a rep opens them within their team.")
+
+
+def _go_to_team(team: str | None) -> None:
+    st.session_state["team"] = team
+    st.session_state["rep"] = []
+    filters.clear_notices()
+
+
+def _go_to_person(key: str, managers: dict[str, bool], bosses: dict[str, object]) -> None:
+    uid = st.session_state.get(key)
+    st.session_state[key] = None
+    if uid is None:
+        return
+    if managers.get(uid):
+        _go_to_team(uid)
+        return
+    boss = bosses.get(uid)
+    st.session_state["team"] = boss if isinstance(boss, str) and managers.get(boss) else None
+    st.session_state["rep"] = [uid]
+    filters.clear_notices()
 
 
 def csv_name(file_name: str) -> str:

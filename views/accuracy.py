@@ -29,18 +29,25 @@ st.plotly_chart(charts.accuracy_by_week(shown.by_week, target, f"Accuracy of the
 
 num = st.column_config.NumberColumn
 columns = {
-    "user_name": "Name", "manager": "Manager",
+    "user_name": "Name", "manager": "Manager", "is_manager": st.column_config.CheckboxColumn("Manager row"),
     "mean_accuracy_pct": num("Mean accuracy", format="%.1f%%", help=f"Target {target:g}%"),
     "mean_bias_pct": num("Mean bias", format="%+.1f%%"),
     "actual_amount": num("Actual (closed won)", format="dollar"), "weeks": num("Weeks"),
 }
-left, right = st.columns(2)
-with left:
-    st.subheader("Teams", anchor=False)
-    page.table(shown.teams, columns, f"accuracy-teams-{period}.csv")
-with right:
-    st.subheader("Reps", anchor=False)
-    page.table(shown.reps, columns, f"accuracy-reps-{period}.csv")
+level = shown.level
+people = run.cached(page_data.filter_options, sel.forecast_id, period).people
+page.hierarchy(level, people, sel.reps, key="accuracy",
+               worst_first=shown.direct.sort_values("mean_accuracy_pct", na_position="last")["user_id"].tolist())
+head = md_text(level.path[-1][1]) if level.path else "the top"
+below = level.below_rows(shown.summary)
+st.subheader("Direct reports", anchor=False)
+st.caption(f"Sub-teams and reps reporting to {head} in {md_text(label)}, least accurate first "
+           f"({len(shown.direct):,}); then **everyone below** {head} ({len(below):,} people).")
+page.table(shown.direct.sort_values("mean_accuracy_pct", na_position="last"), columns,
+           f"accuracy-direct-{period}.csv", ids=("user_id",))
+st.subheader("Everyone below", anchor=False)
+page.table(below.sort_values("mean_accuracy_pct", na_position="last"), columns, f"accuracy-below-{period}.csv",
+           ids=("user_id",))
 
 st.subheader("Accuracy by week, per person", anchor=False)
 weeks = [c for c in shown.by_person_week.columns if c != "user_name"]

@@ -71,8 +71,12 @@ for tab, window, label in ((since_previous, shown.since_previous, "previous"), (
         if window is None:
             st.info(f"Only one export of {md_text(r.what())} so far: changes appear after the next refresh.")
             continue
+        drawn = len(window.up) + len(window.down)
+        st.caption(f"The {drawn} biggest moves up and down of {md_text(r.what())} (everyone in it: managers' "
+                   "rows are their teams' roll-ups); the table under the chart holds every one.")
         st.plotly_chart(charts.movers(window.up, window.down,
-                                      f"Biggest movers ({len(window.moves)} moves at or above the thresholds)"),
+                                      f"Biggest movers ({len(window.moves):,} moves at or above the thresholds)",
+                                      more=max(0, len(window.moves) - drawn)),
                         key=f"movers-{label}")
         page.table(window.moves, columns, f"changes-{label}-{sel.forecast_id}-{sel.time_period}.csv",
                    ids=("user_id", "field_id"))

@@ -1,9 +1,11 @@
-"""Pipeline coverage: open pipeline against remaining quota, by team and rep, and over the weeks."""
+"""Pipeline coverage: open pipeline against remaining quota for the direct reports of the level
+shown, its spread over every rep below, and the weekly trend."""
 
 import streamlit as st
 
 from clari_data import charts, page_data
 from ui import page, run
+from ui.format import md_text
 
 r = page.start("coverage")
 sel, target = r.sel, r.settings.alerts.coverage_min
@@ -11,24 +13,39 @@ sel, target = r.sel, r.settings.alerts.coverage_min
 st.caption(f"Coverage = open pipeline / remaining quota, with open pipeline = CRM pipeline − closed won and "
            f"remaining quota = quota − closed won; empty once the quota is met. Target line: {target:g}x.")
 shown = run.cached(page_data.coverage, sel)
-rows = shown.members
+people = run.cached(page_data.filter_options, sel.forecast_id, sel.time_period).people
+level, rows = shown.level, shown.members
+direct = shown.direct
+head = md_text(level.path[-1][1]) if level.path else "the top"
+page.hierarchy(level, people, sel.reps, key="coverage",
+               worst_first=direct.sort_values("coverage_ratio", na_position="last")["user_id"].tolist())
+reps_below = rows[~rows["is_manager"]]
+if sel.reps:
+    st.caption(f"The chosen rep(s): {len(rows):,} in the charts and the table.")
+else:
+    st.caption(f"**Direct reports** of {head} ({len(direct):,}: sub-teams and reps) are the bars; the spread and "
+               f"the table are **everyone below** {head} ({len(rows):,} people, {len(reps_below):,} of them reps).")
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.coverage_by_person(shown.teams, target, "Coverage by team",
-                                              "No managers in this selection."), key="coverage-teams")
+    st.plotly_chart(charts.coverage_by_person(direct, target, "Coverage by direct report",
+                                              "No one reports to this level."), key="coverage-direct")
 with right:
-    st.plotly_chart(charts.coverage_by_person(shown.reps, target, "Coverage by rep", "No reps in this selection."),
-                    key="coverage-reps")
+    st.plotly_chart(charts.distribution(reps_below["coverage_ratio"], target, title="Coverage of every rep below",
+                                        axis="Open pipeline / remaining quota", unit="x", bin_width=0.25, cap=6.0,
+                                        nobody="No rep below this level has quota left to cover."),
+                    key="coverage-spread")
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.pipeline_vs_remaining(rows), key="coverage-pipeline")
+    st.plotly_chart(charts.pipeline_vs_remaining(direct, "Open pipeline against remaining quota, direct reports"),
+                    key="coverage-pipeline")
 with right:
     st.plotly_chart(charts.coverage_trend(shown.weekly, target, f"Coverage over the weeks, {r.what()}"),
                     key="coverage-trend")
 
 num = st.column_config.NumberColumn
-page.table(rows, {
+st.subheader("Everyone below", anchor=False)
+page.table(rows.sort_values("coverage_ratio", na_position="last"), {
     "user_name": "Name", "manager": "Manager", "is_manager": st.column_config.CheckboxColumn("Manager row"),
     "quota_amount": num("Quota", format="dollar"), "closed_amount": num("Closed won", format="dollar"),
     "pipeline_amount": num("Pipeline", format="dollar"), "open_pipeline_amount": num("Open pipeline", format="dollar"),

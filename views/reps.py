@@ -1,4 +1,5 @@
-"""Rep performance: the leaderboard, and drill-down from a team to its reps."""
+"""Rep performance: the direct reports of the level shown, worst first, the spread of attainment
+over every rep below, and the leaderboard of everyone below; drill down a level at a time."""
 
 import streamlit as st
 
@@ -9,36 +10,33 @@ from ui.format import md_text
 r = page.start("reps")
 sel, cfg = r.sel, r.settings.alerts
 shown = run.cached(page_data.reps, sel)
-rows, people = shown.members, shown.people
-names = dict(zip(people["user_id"], people["user_name"]))
+level, rows, people = shown.level, shown.members, shown.people
+direct = shown.direct
+head = md_text(level.path[-1][1]) if level.path else "the top"
+page.hierarchy(level, people, sel.reps, key="reps",
+               worst_first=direct.sort_values("attainment_pct", na_position="last")["user_id"].tolist())
+reps_below = rows[~rows["is_manager"]]
+if sel.reps:
+    st.caption(f"The chosen rep(s): {len(rows):,} in the chart and the leaderboard.")
+else:
+    st.caption(f"**Direct reports** of {head} ({len(direct):,}: sub-teams and reps) are the bars; the spread and "
+               f"the leaderboard are **everyone below** {head} ({len(rows):,} people, {len(reps_below):,} of them "
+               "reps).")
 
-
-def drill(team: str | None) -> None:
-    st.session_state["team"] = team
-    st.session_state["rep"] = []
-
-
-managers = rows[rows["is_manager"] & (rows["user_id"] != sel.team)]  # the teams one can open from here
-if sel.team:
-    parent = people.loc[people["user_id"] == sel.team, "manager_user_id"].iloc[0]
-    up = parent if isinstance(parent, str) else None
-    st.button(f"⬆ Up to {md_text(names.get(up, 'all teams'))}", on_click=drill, args=(up,))
-if not managers.empty and not sel.reps:
-    st.caption("Drill down: open a team to see its reps.")
-    cols = st.columns(min(len(managers), 6))
-    for i, row in enumerate(managers.itertuples()):
-        cols[i % len(cols)].button(str(row.user_name), key=f"drill-{row.user_id}", on_click=drill, args=(row.user_id,),
-                                   width="stretch")
-
-st.plotly_chart(charts.attainment_by_person(rows[~rows["is_manager"]] if sel.team is None else rows),
-                key="reps-attainment")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.attainment_by_person(direct, "Quota attainment by direct report"), key="reps-attainment")
+with right:
+    st.plotly_chart(charts.distribution(reps_below["attainment_pct"], 100, title="Attainment of every rep below",
+                                        axis="Closed won / quota", unit="%", bin_width=10, cap=200,
+                                        nobody="No rep below this level has a quota."),
+                    key="reps-spread")
 
 num = st.column_config.NumberColumn
 STATUS = {"at_risk": "At risk", "watch": "Watch", "on_track": "On track"}
 rows = rows.assign(status=rows["status"].map(STATUS).fillna(rows["status"]))
-updated = int(rows.loc[~rows["is_manager"], "is_updated"].sum())
-total = int((~rows["is_manager"]).sum())
-st.caption(f"{updated} of {total} reps updated their call this week. Status: at risk below "
+updated = int(reps_below["is_updated"].sum())
+st.caption(f"{updated:,} of {len(reps_below):,} reps updated their call this week. Status: at risk below "
            f"{cfg.at_risk_below_pct:g}% commit-to-quota, on track at {cfg.on_track_from_pct:g}% or more, "
            "watch between.")
 page.table(rows, {
