@@ -24,7 +24,10 @@ from .warehouse import Warehouse
 
 __all__ = ["DEMO_API_KEY", "simulator", "advance_clock", "needs_backfill", "backfill", "stop"]
 
-ENDED_QUARTERS = 4  # loaded by the backfill: the Overview paces the current quarter against four
+# Loaded by the backfill: the Overview paces the current quarter against four, and the projection
+# learns each person's habit from the quarters before the one it projects, and proves it on those
+# with two or more quarters before them.
+ENDED_QUARTERS = 6
 
 _lock = threading.Lock()
 _server: SimulatorServer | None = None
@@ -36,7 +39,7 @@ def simulator(settings: Settings) -> SimulatorServer:
     with _lock:
         if _server is None:
             org = SyntheticOrg(seed=settings.demo.seed, users=settings.demo.users,
-                               forecasts=tuple(settings.clari.forecast_ids))
+                               forecasts=tuple(settings.clari.forecast_ids), past_quarters=ENDED_QUARTERS)
             _server = SimulatorServer(org, job_seconds=settings.demo.job_seconds).start()
         return _server
 

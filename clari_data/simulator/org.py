@@ -13,8 +13,10 @@ user index)`, so no value depends on the order in which anything is generated):
   the CRM pipeline total is closed + open pipeline, open starting near 1.5x-4.5x of quota and
   shrinking as deals close or slip;
 - the commit call converges to the actual: sandbaggers (~20%) start 17-31% low, over-callers
-  (~15%) 21-36% high, the rest within 8%; Most Likely lies between commit and Best Case, which
-  is 15-40% above commit; calls move only on days the rep updates them;
+  (~15%) 21-36% high, the rest within 8%; a rep's leaning is a habit kept from quarter to
+  quarter (drawn once per rep and forecast), wobbling by up to 4 points in each quarter; Most
+  Likely lies between commit and Best Case, which is 15-40% above commit; calls move only on
+  days the rep updates them;
 - a manager overrides ~15% of their reps' commit in a week (0.8-1.1 x the rep's call);
 - managers' rows are roll-ups: calls are the sum of their direct reports' effective calls times
   a weekly judgement factor (0.95-1.05); quota and CRM numbers are exact sums.
@@ -125,6 +127,10 @@ def _logistic(t: float) -> float:
 
 
 _L0, _L1 = _logistic(0.0), _logistic(1.0)
+
+# The commit call's relative error at the quarter's start, by archetype (a rep's habit and each
+# quarter's wobble around it stay inside their archetype's range).
+_BIAS_RANGE = {"sandbagger": (-0.31, -0.17), "over_caller": (0.21, 0.36), "accurate": (-0.08, 0.08)}
 
 
 def _s_curve(t: float) -> float:
@@ -347,17 +353,24 @@ class SyntheticOrg:
         rng = random.Random(f"{self.seed}|{forecast_id}|quota|{i}")
         return 5000.0 * round(rng.uniform(200_000, 700_000) / 5000)
 
+    def _leaning(self, forecast_id: str, i: int) -> tuple[str, float]:
+        """A rep's own way of calling, the same every quarter: who sandbags and who over-calls is a
+        habit, which is what lets a projection learn it from past quarters."""
+        rng = random.Random(f"{self.seed}|{forecast_id}|leaning|{i}")
+        roll = rng.random()
+        archetype = "sandbagger" if roll < 0.20 else "over_caller" if roll < 0.35 else "accurate"
+        low, high = _BIAS_RANGE[archetype]
+        return archetype, rng.uniform(low, high)
+
     @staticmethod
-    def _rep_constants(rng: random.Random, quota: float) -> tuple:
+    def _rep_constants(rng: random.Random, quota: float, leaning: tuple[str, float]) -> tuple:
         attainment = min(1.4, max(0.5, rng.gauss(0.95, 0.2)))
         actual = float(round(quota * attainment))
-        roll = rng.random()
-        if roll < 0.20:
-            archetype, bias = "sandbagger", -rng.uniform(0.17, 0.31)
-        elif roll < 0.35:
-            archetype, bias = "over_caller", rng.uniform(0.21, 0.36)
-        else:
-            archetype, bias = "accurate", rng.uniform(-0.08, 0.08)
+        # The quarter wobbles around the rep's habit. Two draws, as many as the quarter's own
+        # archetype took before habits existed, so every later draw is the same as then.
+        archetype, habit = leaning
+        low, high = _BIAS_RANGE[archetype]
+        bias = min(high, max(low, habit + 0.04 * (rng.random() + rng.random() - 1.0)))
         ml_share = rng.uniform(0.3, 0.7)
         bc_up = rng.uniform(0.15, 0.40)
         coverage = min(4.5, max(1.5, rng.gauss(3.1, 0.7)))
@@ -372,12 +385,13 @@ class SyntheticOrg:
             raise ValueError(f"{user_id} is not a rep")
         forecast_id = forecast_id or self.forecasts[0]
         q, att, actual, arche, bias, _ml, _bc, cov, _burn, _disc = self._rep_constants(
-            self._rng(forecast_id, period, i), self._quota(forecast_id, i)
+            self._rng(forecast_id, period, i), self._quota(forecast_id, i), self._leaning(forecast_id, i)
         )
         return RepProfile(arche, q, att, actual, bias, cov)
 
     def _simulate_rep(
-        self, rng: random.Random, quota: float, cal: _Calendar, n_weeks: int, as_of_ms: int
+        self, rng: random.Random, quota: float, leaning: tuple[str, float], cal: _Calendar, n_weeks: int,
+        as_of_ms: int,
     ) -> list[tuple]:
         """Walk the quarter day by day; one snapshot tuple per included week.
 
@@ -385,7 +399,7 @@ class SyntheticOrg:
         on `as_of`, so moving the clock only reveals more of the same story.
         """
         quota, _att, actual, _arche, bias, ml_share, bc_up, coverage, burn, discipline = self._rep_constants(
-            rng, quota
+            rng, quota, leaning
         )
         rnd = rng.random
         weekly = [
@@ -501,7 +515,8 @@ class SyntheticOrg:
             if self._level[i] != 3:
                 continue
             rng = self._rng(forecast_id, cal.period, i)
-            weeks = self._simulate_rep(rng, self._quota(forecast_id, i), cal, n_weeks, as_of_ms)
+            weeks = self._simulate_rep(rng, self._quota(forecast_id, i), self._leaning(forecast_id, i), cal,
+                                      n_weeks, as_of_ms)
             for w, (c, m, b, cl, p, u, a, ao, q) in enumerate(weeks):
                 k = w * n + i
                 if rate != 1.0:

@@ -31,9 +31,9 @@ def test_the_backfill_loads_the_ended_quarters_and_each_day_of_this_one(small_de
                              today=SIM_NOW)
         # SIM_NOW is Wednesday 18 November 2026: Q4 began on 1 October, 49 days before, so 49 + 1 days.
         assert (done.period, done.days, done.failed) == ("2026_Q4", 49, None)
-        assert done.ended == ("2026_Q3", "2026_Q2", "2026_Q1", "2025_Q4")
+        assert done.ended == ("2026_Q3", "2026_Q2", "2026_Q1", "2025_Q4", "2025_Q3", "2025_Q2")
         assert said[0] == ("loading", "Loading demo history: day 1 of 49 (Thu 01 Oct, simulated)")
-        assert said[-1][0] == "done" and "49 daily exports of 2026_Q4 and 4 ended quarters" in said[-1][1]
+        assert said[-1][0] == "done" and "49 daily exports of 2026_Q4 and 6 ended quarters" in said[-1][1]
 
         runs = sql_value(wh, "SELECT count(*) FROM runs WHERE trigger = 'backfill' AND outcome = 'success'")
         assert runs == 49
@@ -46,11 +46,11 @@ def test_the_backfill_loads_the_ended_quarters_and_each_day_of_this_one(small_de
         assert latest.exported_at == SIM_NOW.replace(tzinfo=None)  # the last day is today, at today's time
         periods = analytics.periods(wh, "net_arr")
         ended = periods[periods["has_ended"]]["time_period"].tolist()
-        assert ended == ["2026_Q3", "2026_Q2", "2026_Q1", "2025_Q4"]
+        assert ended == ["2026_Q3", "2026_Q2", "2026_Q1", "2025_Q4", "2025_Q3", "2025_Q2"]
         assert wh.demo_clock() == SIM_NOW.replace(tzinfo=None) and not demo.needs_backfill(small_demo, wh)
 
         # What the pages need from a history: moves since the previous export and over the week,
-        # and the four quarters to pace against.
+        # the four quarters to pace against, and a projection with its back-test.
         sel = Selection("net_arr", "2026_Q4")
         changes = page_data.changes(wh, sel, 0, 0)
         assert changes.since_previous is not None and changes.over_week is not None
@@ -59,7 +59,7 @@ def test_the_backfill_loads_the_ended_quarters_and_each_day_of_this_one(small_de
         assert shown.previous is not None and shown.week_ago is not None
         assert shown.week_ago_export.exported_at <= shown.export.exported_at - timedelta(days=7)
         pacing = page_data.pacing(wh, sel)
-        assert set(pacing.weeks["period"]) == {"2026_Q4", *ended} and pacing.points_vs_average is not None
+        assert set(pacing.weeks["period"]) == {"2026_Q4", *ended[:4]} and pacing.points_vs_average is not None
 
         # Afterwards a refresh moves the simulated clock on by a day, as before.
         assert run_refresh(small_demo, wh).outcome == "success"
