@@ -219,32 +219,59 @@ SELECT *, time_frame_id = max(time_frame_id) OVER () AS is_latest_week
 FROM live_role_values
 WHERE forecast_id = $forecast_id AND time_period = $time_period;
 
--- name: delete_role_values
--- Remove the rows that changed or went away; unchanged rows stay as they are stored, so the
--- table is rewritten only where the export moved something.
-DELETE FROM current_role_values AS c
-USING (
-    SELECT * FROM current_role_values WHERE forecast_id = $forecast_id AND time_period = $time_period
-    EXCEPT
-    SELECT * FROM stage_role_values
-) AS gone
-WHERE c.forecast_id = gone.forecast_id AND c.time_period = gone.time_period
-  AND c.time_frame_id = gone.time_frame_id AND c.user_id = gone.user_id;
+-- name: stage_role_values_at
+-- The same as a past export had it, from its cells: replaying the exports in order rebuilds the
+-- role values and their history (warehouse/core.py: _sync_roles).
+CREATE OR REPLACE TEMP TABLE stage_role_values AS
+SELECT *, time_frame_id = max(time_frame_id) OVER () AS is_latest_week
+FROM role_pivot_at($forecast_id, $time_period, $export_id);
 
--- name: insert_role_values
-INSERT INTO current_role_values BY NAME
+-- name: role_values_gone
+-- The rows that changed or went away, and (role_values_new) the rows that are new or changed:
+-- unchanged rows stay as they are stored, so both role tables are written only where the export
+-- moved something.
+CREATE OR REPLACE TEMP TABLE role_values_gone AS
+SELECT * FROM current_role_values WHERE forecast_id = $forecast_id AND time_period = $time_period
+EXCEPT
+SELECT * FROM stage_role_values;
+
+-- name: role_values_new
+CREATE OR REPLACE TEMP TABLE role_values_new AS
 SELECT * FROM stage_role_values
 EXCEPT
 SELECT * FROM current_role_values WHERE forecast_id = $forecast_id AND time_period = $time_period;
 
--- name: clear_role_values
--- With rebuild_role_values: every forecast and period again, after the field roles changed.
-DELETE FROM current_role_values;
+-- name: close_role_versions
+-- The open version of every row that changed or went away ends at this export (migration 011).
+UPDATE role_value_versions AS v
+SET valid_to = $export_id
+FROM role_values_gone AS g
+WHERE v.forecast_id = $forecast_id AND v.time_period = $time_period AND v.valid_to IS NULL
+  AND v.time_frame_id = g.time_frame_id AND v.user_id = g.user_id;
 
--- name: rebuild_role_values
+-- name: open_role_versions
+INSERT INTO role_value_versions BY NAME
+SELECT *, $export_id AS valid_from, NULL AS valid_to
+FROM role_values_new;
+
+-- name: delete_role_values
+DELETE FROM current_role_values AS c
+USING role_values_gone AS g
+WHERE c.forecast_id = $forecast_id AND c.time_period = $time_period
+  AND c.time_frame_id = g.time_frame_id AND c.user_id = g.user_id;
+
+-- name: insert_role_values
 INSERT INTO current_role_values BY NAME
-SELECT *, time_frame_id = max(time_frame_id) OVER (PARTITION BY forecast_id, time_period) AS is_latest_week
-FROM live_role_values;
+SELECT * FROM role_values_new;
+
+-- name: clear_role_values
+-- With the exports replayed (exports_in_order, stage_role_values_at ...): both role tables again,
+-- after the field roles changed.
+DELETE FROM current_role_values;
+DELETE FROM role_value_versions;
+
+-- name: exports_in_order
+SELECT export_id, forecast_id, time_period FROM exports ORDER BY export_id;
 
 -- name: drop_stage
 DROP TABLE IF EXISTS stage_doc;
@@ -252,6 +279,8 @@ DROP TABLE IF EXISTS stage_raw;
 DROP TABLE IF EXISTS stage_known;
 DROP TABLE IF EXISTS stage_cells;
 DROP TABLE IF EXISTS stage_role_values;
+DROP TABLE IF EXISTS role_values_gone;
+DROP TABLE IF EXISTS role_values_new;
 
 -- name: export_of_job
 -- A job already loaded: loading it again changes nothing.

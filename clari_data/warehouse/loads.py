@@ -14,7 +14,7 @@ import duckdb
 
 from ..config import AlertSettings
 from ..timeutil import naive_utc
-from .core import Cursor, WarehouseCore, WarehouseError, sql_statements
+from .core import Cursor, WarehouseCore, WarehouseError, apply_role_values, sql_statements
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +169,8 @@ class Loads(WarehouseCore):
             significant = cur.execute(stmts["significant_changes"], {"export_id": export_id}).fetchone()[0]
         cur.execute(stmts["close_versions"], {**params, "export_id": export_id})
         cur.execute(stmts["open_versions"], {**params, "export_id": export_id})
-        # The pages' role pivot (current_role_values) follows the new versions, in the same transaction.
-        for name in ("stage_role_values", "delete_role_values", "insert_role_values"):
-            cur.execute(stmts[name], params)
+        cur.execute(stmts["stage_role_values"], params)
+        apply_role_values(cur, forecast_id, period, export_id)
         cur.execute(stmts["insert_export"], {
             **params, "export_id": export_id, "job_id": job_id, "requested_period": requested_period,
             "exported_at": exported_at, "loaded_at": naive_utc(), "file_sha256": sha, "file_bytes": size,
