@@ -235,7 +235,7 @@ def headline_users(wh: Warehouse, sel: Selection, cur=None) -> list[str]:
 
 def _weekly_params(wh: Warehouse, sel: Selection, export: dict[str, Any], cur,
                    users: list[str] | None = None) -> dict[str, Any]:
-    """weekly_totals' parameters: a past export is pivoted for the headline's users alone."""
+    """weekly_totals' parameters: a past export is read for the headline's users alone."""
     if export["export_id"] is not None and users is None:
         users = headline_users(wh, sel, cur)
     return {**sel.params(), **export, "users": users}

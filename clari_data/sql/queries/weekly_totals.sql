@@ -1,7 +1,8 @@
 -- The selection's headline numbers week by week, at an export ($export_id, NULL: the latest);
 -- with $latest_week_only the latest week alone (the headline). The rows summed never mix a
 -- manager with their reps (a manager's numbers are the team's roll-up): see in_headline. The last
--- week is the headline. A past export is pivoted for $users only, the headline's (queries/headline_users.sql).
+-- week is the headline. A past export's role value versions are read for $users only, the headline's
+-- (queries/headline_users.sql).
 WITH weeks AS (
     SELECT
         w.week_number,
