@@ -18,8 +18,11 @@ st.set_page_config(page_title="Clari forecast dashboard", page_icon=":material/t
 NAVIGATION = [st.Page(p.script, title=p.title, icon=p.icon, **({"url_path": p.route} if p.route else {"default": True}))
               for p in PAGES]
 
-settings = run.settings_or_stop()
+# Sign-in first, then the settings, then who may see anything: a visitor who has not signed in
+# sees no configuration error, and one not in [access] view_allowed no data.
 user_email = run.signed_in_user_or_stop()
+settings = run.settings_or_stop()
+run.viewer_allowed_or_stop(settings, user_email)
 service = run.service_or_stop(settings)
 current_page = st.navigation(NAVIGATION)
 

@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .retry import RetryPolicy
@@ -215,6 +216,9 @@ class AccessSettings:
     # With sign-in configured (Streamlit's [auth] in secrets.toml): who may press "Refresh now",
     # as e-mail addresses or "@domain" entries. Empty: nobody; refreshes then run on schedule only.
     refresh_allowed: tuple[str, ...] = ()
+    # Who may see the dashboard at all, the same way. Empty: everyone who can open it (signed in,
+    # when sign-in is configured). Listing anyone needs sign-in: without it nobody can be told apart.
+    view_allowed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -341,10 +345,26 @@ def _section(section: str, raw: Any, base: Any) -> tuple[Any, list[str]]:
     return replace(base, **changes), notes
 
 
+def check_base_url(url: str, where: str = "[clari] base_url") -> str:
+    """An http(s) URL without a user name or password in it: the one credential travels in a header,
+    and this URL is shown on every page. A refused URL is never quoted (it may hold a password)."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is not None and "@" in parts.netloc:
+        raise ConfigError(f"{where} must not carry a user name or password (user:password@host); give the API key "
+                          "as CLARI_API_KEY or [clari] api_key in .streamlit/secrets.toml")
+    if parts is None or not port_ok or parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = repr(url[:80]) if "@" not in url else "that address"
+        raise ConfigError(f"{where} must start with http:// or https://, not {shown}")
+    return url
+
+
 def _validate(s: Settings) -> None:
     c = s.clari
-    if not c.base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"[clari] base_url must start with http:// or https://, not {c.base_url!r}")
+    check_base_url(c.base_url)
     if not c.forecast_ids or any(not f.strip() for f in c.forecast_ids):
         raise ConfigError("[clari] forecast_ids must list at least one Forecast Tab id, e.g. [\"net_arr\"]")
     if c.periods_back < 0 or c.periods_back > 20:
@@ -390,10 +410,11 @@ def _validate(s: Settings) -> None:
     if s.demo.users < 5 or s.demo.users > 10_000:
         raise ConfigError(f"[demo] users must be between 5 and 10000, not {s.demo.users}")
     _validate_notify(s.notify)
-    for entry in s.access.refresh_allowed:
-        if not ACCESS_ENTRY_RE.fullmatch(entry):
-            raise ConfigError(f"[access] refresh_allowed: {entry!r} is neither an e-mail address nor an "
-                              "\"@domain\" entry, e.g. \"ana@example.com\" or \"@example.com\"")
+    for key in ("refresh_allowed", "view_allowed"):
+        for entry in getattr(s.access, key):
+            if not ACCESS_ENTRY_RE.fullmatch(entry) or not entry.isascii():
+                raise ConfigError(f"[access] {key}: {entry!r} is neither an e-mail address nor an \"@domain\" entry "
+                                  "in plain ASCII, e.g. \"ana@example.com\" or \"@example.com\"")
 
 
 def _validate_warehouse(w: WarehouseSettings) -> None:

@@ -21,7 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import demo, notify
+from . import access, demo, notify
 from .config import Settings
 from .refresh import Progress, RefreshResult, run_refresh
 from .timeutil import utc_now
@@ -118,9 +118,19 @@ class RefreshService:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def request_run(self, trigger: str = "manual", requested_by: str | None = None, *,
+    def request_run(self, trigger: str = "manual", requested_by: str | None = None, *, sign_in: bool = False,
                     ignore_cooldown: bool = False) -> RunRequest:
-        """Ask the refresh job to run now. Returns at once; never starts a second run."""
+        """Ask the refresh job to run now. Returns at once; never starts a second run.
+
+        A manual run is checked here against `access.may_refresh` for `requested_by` (the signed-in
+        address, when `sign_in` is configured), whatever the page's button showed: a forged click
+        on a disabled widget ends here."""
+        if trigger == "manual":
+            decision = access.may_refresh(self.settings, sign_in=sign_in, email=requested_by)
+            if not decision.allowed:
+                log.warning("manual refresh refused for %s: %s", requested_by or "an anonymous visitor",
+                            decision.reason)
+                return RunRequest(False, decision.reason or "Not allowed to refresh.")
         with self._lock:
             if self._busy:
                 return RunRequest(False, "A refresh is already running; its progress is shown here.")

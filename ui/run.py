@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import duckdb
 import streamlit as st
 
-from clari_data import alerts
+from clari_data import access, alerts
 from clari_data.analytics import DataStatus, Selection
 from clari_data.config import ConfigError, Settings, load_settings
 from clari_data.scheduler import RefreshService, RefreshState, process_service
@@ -105,7 +105,9 @@ def sign_in_configured() -> bool:
 
 def signed_in_user_or_stop() -> str | None:
     """With sign-in configured, stops the run for a visitor until they sign in; returns the
-    signed-in user's e-mail (None without sign-in)."""
+    signed-in user's address as access rules compare it (None without sign-in, and None when the
+    identity provider does not vouch for a plain address: `email_verified` sent and not true, or
+    an address with non-ASCII look-alike characters). Runs before any configuration is read."""
     if not sign_in_configured():
         return None
     if not st.user.is_logged_in:
@@ -113,11 +115,24 @@ def signed_in_user_or_stop() -> str | None:
         st.info("Sign in to see the forecast.", icon=":material/lock:")
         st.button("Sign in", type="primary", on_click=st.login)
         st.stop()
-    email = st.user.get("email")
+    claimed = st.user.get("email")
+    email = access.verified_email(st.user)
     with st.sidebar:
-        st.caption(f"Signed in as {md_text(email or 'an unnamed user')}")
+        if email is None and claimed:
+            st.caption(f"Signed in as {md_text(claimed)} (not a verified plain address: treated as unknown)")
+        else:
+            st.caption(f"Signed in as {md_text(claimed or 'an unnamed user')}")
         st.button("Sign out", on_click=st.logout)
     return email
+
+
+def viewer_allowed_or_stop(settings: Settings, email: str | None) -> None:
+    """`[access] view_allowed`: stops the run, before any data is read, for whoever may not see it."""
+    decision = access.may_view(settings, sign_in=sign_in_configured(), email=email)
+    if not decision.allowed:
+        st.title("Clari forecast dashboard")
+        st.error(md_text(decision.reason), icon=":material/block:")
+        st.stop()
 
 
 def settings_or_stop() -> Settings:

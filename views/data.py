@@ -13,6 +13,8 @@ from ui import page
 from ui.format import age, md_text
 
 r = page.start("data")
+# Who may refresh may also send a test message; both are checked again where they act.
+may_act = access.may_refresh(r.settings, sign_in=r.sign_in, email=r.user_email).reason
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -25,15 +27,16 @@ def clari_limits(base_url: str, version: int, _settings):
 @st.fragment(run_every="2s")
 def refresh_panel() -> None:
     state = r.service.state()
-    why = access.may_refresh(r.settings, sign_in=r.sign_in, email=r.user_email).reason
+    why = may_act
     if why is None and state.running:
         why = "A refresh is running."
     elif why is None and state.cooldown_remaining > 0:
         why = (f"Refreshed moments ago: the next manual refresh is allowed in {int(state.cooldown_remaining) + 1} s "
                "(protects the Clari export quota).")
     label = "Refreshing…" if state.running else "Refresh now"
-    if st.button(label, type="primary", disabled=why is not None, key="refresh-now", help=why):
-        answer = r.service.request_run("manual", requested_by=r.user_email)
+    if st.button(label, type="primary", disabled=why is not None, key="refresh-now", help=why and md_text(why)):
+        # The service checks access again itself: a click forged on the disabled button ends there.
+        answer = r.service.request_run("manual", requested_by=r.user_email, sign_in=r.sign_in)
         (st.toast if answer.accepted else st.warning)(answer.message)
         st.rerun(scope="fragment")  # redraw at once: the button disabled, the progress shown
     if why and not state.running:
@@ -96,10 +99,12 @@ if channels:
                + "; one still firing is not sent again until it clears. A failed delivery is tried again next refresh.")
     for column, channel in zip(st.columns(len(channels) + 2), channels):
         name = notify.CHANNELS[channel]
-        if column.button(f"Send a test message ({name})", key=f"notify-test-{channel}",
-                         help=f"Sends one message to {name} now and records it below."):
+        about = (md_text(may_act) if may_act else f"Sends one message to {name} now and records it below (one "
+                 f"per {notify.TEST_COOLDOWN_SECONDS:.0f} s at most).")
+        if column.button(f"Send a test message ({name})", key=f"notify-test-{channel}", disabled=may_act is not None,
+                         help=about):
             with st.spinner(f"Sending a test message to {name}…"):
-                sent = notify.send_test(r.settings, r.wh, channel)
+                sent = notify.send_test(r.settings, r.wh, channel, sign_in=r.sign_in, requested_by=r.user_email)
             if sent.ok:
                 st.success(f"Test message sent to {name}.")
             else:
@@ -122,5 +127,5 @@ with left:
 with right:
     st.subheader("Configuration", anchor=False)
     source = r.settings.source_path or "built-in defaults (no clari.toml)"
-    st.caption(f"From {md_text(source)}; the API key is never shown.")
+    st.caption(f"From {md_text(source)}; the API key and the notification credentials are never shown.")
     st.code(json.dumps(r.settings.redacted(), indent=2), language="json")

@@ -14,15 +14,17 @@ row. One module per job:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from .. import access
 from ..config import Settings
 from ..redact import Scrubber
-from ..timeutil import utc_now
+from ..timeutil import naive_utc, utc_now
 from ..warehouse import Warehouse
 from . import render
 from .channels import CHANNELS, email_message
@@ -35,6 +37,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOTIFYING = "notifying"  # the progress stage shown while the notifications go out
+# Between two test messages to one channel: the button must not become a way to flood a Slack
+# channel or a mailbox.
+TEST_COOLDOWN_SECONDS = 60.0
+_test_lock = threading.Lock()
+_last_test: dict[tuple[str, str], datetime] = {}  # (warehouse, channel) -> when the last test was asked
 
 
 class FinishedRun(Protocol):
@@ -94,11 +101,23 @@ def after_refresh(settings: Settings, wh: Warehouse, result: FinishedRun,
         return ()
 
 
-def send_test(settings: Settings, wh: Warehouse, channel: str) -> Delivery:
-    """A test message to one channel, for the /data button: one attempt, recorded in the history."""
+def send_test(settings: Settings, wh: Warehouse, channel: str, *, sign_in: bool = False,
+              requested_by: str | None = None, now: datetime | None = None) -> Delivery:
+    """A test message to one channel, for the /data button: one attempt, recorded in the history.
+
+    Allowed to whoever may press "Refresh now" (`access.may_refresh`), at most once per
+    TEST_COOLDOWN_SECONDS per channel; a refused request sends and records nothing."""
+    name = CHANNELS.get(channel, channel)
     if channel not in settings.notify.channels():
-        name = CHANNELS.get(channel, channel)
         return Delivery(channel, "test", "failed", "", error=f"{name} is not enabled in [notify]")
+    decision = access.may_refresh(settings, sign_in=sign_in, email=requested_by)
+    if not decision.allowed:
+        return Delivery(channel, "test", "failed", "", error=f"Only those who may refresh may send a test message. "
+                                                              f"{decision.reason}")
+    wait = _claim_test_slot(wh, channel, now or utc_now())
+    if wait > 0:
+        return Delivery(channel, "test", "failed", "", error=f"A test message went to {name} moments ago; the next "
+                                                              f"is allowed in {wait:.0f} s.")
     scrub = Scrubber.for_settings(settings)
     base = settings.notify.public_base_url
     subject = render.TEST_SUBJECT
@@ -115,6 +134,26 @@ def send_test(settings: Settings, wh: Warehouse, channel: str) -> Delivery:
     except Exception as exc:  # the message went (or not); the history could not say so
         log.warning("could not record the test message: %s", scrub(exc))
         return Delivery(channel, "test", "failed" if error else "sent", subject, (), attempts, error)
+
+
+def _claim_test_slot(wh: Warehouse, channel: str, now: datetime) -> float:
+    """Seconds until a test to `channel` is allowed (0: allowed, and the slot is taken now). The last
+    test is remembered in this process and read from the delivery history (which outlives it)."""
+    with _test_lock:
+        key = (str(wh.path), channel)
+        last = [_last_test[key]] if key in _last_test else []
+        earlier = wh.notification_history(100)
+        tests = earlier[(earlier["channel"] == channel) & (earlier["kind"] == "test")]
+        if not tests.empty:
+            last.append(tests["started_at"].max().to_pydatetime())
+        moment = naive_utc(now)
+        ready = max((naive_utc(t) for t in last), default=None)
+        if ready is not None:
+            wait = (ready + timedelta(seconds=TEST_COOLDOWN_SECONDS) - moment).total_seconds()
+            if wait > 0:
+                return wait
+        _last_test[key] = moment
+        return 0.0
 
 
 def history(wh: Warehouse, limit: int = 100, cur=None) -> pd.DataFrame:

@@ -12,9 +12,8 @@ import shutil
 import ssl
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,8 +28,9 @@ from support import free_port
 
 from clari_data import analytics, notify
 from clari_data.config import ALERT_RULES, ConfigError, NotifySettings, Secret, Settings, _validate, load_settings
-from clari_data.notify import delivery, render
+from clari_data.notify import render
 from clari_data.refresh import RefreshResult, run_refresh
+from clari_data.timeutil import utc_now
 from clari_data.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -439,13 +439,11 @@ def test_a_hanging_webhook_times_out_within_the_bound(demo_settings, demo_wh, sl
                            max_attempts=2, backoff_seconds=0.0, alerts={"coverage_min": 1000.0})
     refresh_and_notify(replace(settings, notify=replace(settings.notify, slack_enabled=False)), demo_wh)
     slack.mode = "hang"
-    started = time.monotonic()
     result = refresh_and_notify(settings, demo_wh)
-    elapsed = time.monotonic() - started
     [d] = result.notifications
+    # Each attempt ended by its time-out (how long that takes is the benchmark's: bench/limits.py).
     assert result.outcome == "success" and d.outcome == "failed" and d.attempts == 2
     assert "did not answer within 0.3 s" in d.error
-    assert elapsed < 0.6 + 3.0  # two 0.3 s attempts, plus the refresh itself
 
 
 def test_the_deadline_bounds_a_channel_however_many_attempts_remain(demo_settings, demo_wh, slack):
@@ -454,9 +452,8 @@ def test_the_deadline_bounds_a_channel_however_many_attempts_remain(demo_setting
                            alerts={"coverage_min": 1000.0})
     refresh_and_notify(replace(settings, notify=replace(settings.notify, slack_enabled=False)), demo_wh)
     slack.mode = "hang"
-    started = time.monotonic()
     [d] = notify.notify(settings, demo_wh)
-    assert time.monotonic() - started < 1.0 + delivery.JOIN_GRACE_SECONDS + 0.5
+    # Stopped by the deadline, not by running out of attempts (the wall-clock bound: bench/limits.py).
     assert d.outcome == "failed" and d.attempts < 10 and "deadline" in d.error
 
 
@@ -576,7 +573,8 @@ def test_send_a_test_message_to_each_channel(demo_settings, demo_wh, slack, inbo
     assert "test message" in slack.texts[0] and f"{BASE}/data" in slack.texts[0]
     assert inbox.messages[0]["Subject"] == "[Clari forecast] Test message"
     slack.mode = "error"
-    failed = notify.send_test(settings, demo_wh, "slack")
+    later = utc_now() + timedelta(seconds=notify.TEST_COOLDOWN_SECONDS + 1)  # past the cool-down
+    failed = notify.send_test(settings, demo_wh, "slack", now=later)
     assert failed.outcome == "failed" and failed.attempts == 1 and "HTTP 500" in failed.error
     assert TOKEN not in failed.error
     history = deliveries(demo_wh)
@@ -584,6 +582,34 @@ def test_send_a_test_message_to_each_channel(demo_settings, demo_wh, slack, inbo
         ("slack", "test", "sent", None), ("email", "test", "sent", None), ("slack", "test", "failed", None)]
     assert notify.send_test(replace(settings, notify=replace(settings.notify, email_enabled=False)), demo_wh,
                             "email").error == "E-mail is not enabled in [notify]"
+
+
+def test_test_messages_have_a_cool_down_per_channel(demo_settings, demo_wh, slack, inbox):
+    settings = with_notify(demo_settings, slack, inbox)
+    assert notify.send_test(settings, demo_wh, "slack").ok
+    again = notify.send_test(settings, demo_wh, "slack")
+    assert not again.ok and "moments ago" in again.error and again.attempts == 0
+    assert notify.send_test(settings, demo_wh, "email").ok  # another channel has its own
+    almost = utc_now() + timedelta(seconds=notify.TEST_COOLDOWN_SECONDS - 5)
+    assert not notify.send_test(settings, demo_wh, "slack", now=almost).ok
+    after = utc_now() + timedelta(seconds=notify.TEST_COOLDOWN_SECONDS + 1)
+    assert notify.send_test(settings, demo_wh, "slack", now=after).ok
+    assert len(slack.texts) == 2 and len(inbox.messages) == 1
+    assert [(h["channel"], h["outcome"]) for h in deliveries(demo_wh)] == [
+        ("slack", "sent"), ("email", "sent"), ("slack", "sent")]  # a refused request records nothing
+
+
+def test_test_messages_follow_the_refresh_access_rule(demo_settings, demo_wh, slack):
+    from clari_data.config import AccessSettings, ScheduleSettings
+
+    settings = replace(with_notify(demo_settings, slack), access=AccessSettings(refresh_allowed=("@acme.com",)))
+    for address in (None, "eve@other.org", "\u0430na@acme.com"):
+        refused = notify.send_test(settings, demo_wh, "slack", sign_in=True, requested_by=address)
+        assert not refused.ok and "Only those who may refresh" in refused.error
+    off = replace(settings, schedule=ScheduleSettings(manual_refresh=False))
+    assert "manual_refresh = false" in notify.send_test(off, demo_wh, "slack").error
+    assert slack.texts == [] and deliveries(demo_wh) == []
+    assert notify.send_test(settings, demo_wh, "slack", sign_in=True, requested_by="ana@acme.com").ok
 
 
 def load(tmp_path: Path, toml: str, env: dict | None = None, secrets: str | None = None) -> Settings:
@@ -681,6 +707,9 @@ def test_the_data_page_shows_the_history_and_sends_test_messages(demo_settings, 
         at.button(key="notify-test-slack").click().run()
         assert any("Test message sent to Slack" in s.value for s in at.success), [s.value for s in at.success]
         assert len(slack.bodies) == 2 and "test message" in slack.texts[1]
+        at.button(key="notify-test-slack").click().run()  # again at once: the cool-down refuses it
+        assert any("moments ago" in e.value for e in at.error) and len(slack.bodies) == 2
+        monkeypatch.setattr(notify, "TEST_COOLDOWN_SECONDS", 0.0)
         slack.mode = "error"
         at.button(key="notify-test-slack").click().run()
         errors = " ".join(e.value for e in at.error)
