@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from . import analytics
+from . import analytics, projection
 from .analytics import DataStatus, Selection
 from .config import AlertSettings, FieldRoles, Settings
-from .rules import ACCURACY, CHANGE, COVERAGE, EXPORT_PROBLEM, REFRESH_FAILED, STALE, Alert
+from .rules import ACCURACY, BAND, CHANGE, COVERAGE, EXPORT_PROBLEM, REFRESH_FAILED, STALE, Alert
 from .timeutil import utc_now
 from .warehouse import Warehouse
 
@@ -31,7 +31,8 @@ def operational_alerts(wh: Warehouse, settings: Settings, data_status: DataStatu
 
 def data_alerts(wh: Warehouse, thresholds: AlertSettings, roles: FieldRoles, sel: Selection,
                 cur=None) -> list[Alert]:
-    """The threshold rules on a selection's numbers: coverage, accuracy, moved calls."""
+    """The threshold rules on a selection's numbers: coverage, accuracy, moved calls, calls outside
+    their own band."""
     found = [COVERAGE.check(analytics.coverage_members(wh, sel, cur), **COVERAGE.thresholds(thresholds))]
     ended = accuracy_period(wh, sel, cur)
     if ended:
@@ -42,6 +43,7 @@ def data_alerts(wh: Warehouse, thresholds: AlertSettings, roles: FieldRoles, sel
         limits = CHANGE.thresholds(thresholds)
         moves = analytics.moves_between(wh, sel, pair.previous, pair.latest, cur=cur, **limits)
         found.append(CHANGE.check(analytics.significant_moves(moves), {roles.commit, roles.best_case}, **limits))
+    found.append(BAND.check(projection.members(wh, sel, cur), **BAND.thresholds(thresholds)))
     return [a for a in found if a is not None]
 
 

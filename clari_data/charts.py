@@ -339,3 +339,40 @@ def pacing(weeks: pd.DataFrame, average: pd.DataFrame, period: str, title: str =
     fig.update_xaxes(title="Week of the quarter", dtick=1)
     fig.update_yaxes(title="Closed won / quota", ticksuffix="%", rangemode="tozero")
     return _style(fig, title)
+
+
+def projection_fan(weekly: pd.DataFrame, title: str = "Projection by week") -> go.Figure:
+    """Where the selection will likely land, as each week's projection saw it: the P10-P90 band
+    shaded, the P50, the commit call and closed won by week, and the quota line. `weekly`:
+    week_number, start_date, call_amount, closed_amount, quota_amount, p10/p50/p90_amount."""
+    if weekly.empty:
+        return _empty(title, "No weeks loaded for this selection yet.")
+    weekly = weekly.sort_values("week_number")
+    x = weekly["week_number"]
+    weeks, extra = _week_hover(weekly)
+    fig = go.Figure()
+    banded = weekly[weekly["p10_amount"].notna() & weekly["p90_amount"].notna()]
+    if not banded.empty:
+        band_weeks, band_extra = _week_hover(banded)
+        fig.add_scatter(x=banded["week_number"], y=banded["p90_amount"], name="P90", mode="lines",
+                        line={"color": COLORS["commit"], "width": 0}, showlegend=False, customdata=band_weeks,
+                        hovertemplate=f"P90: {MONEY_HOVER}{band_extra}")
+        fig.add_scatter(x=banded["week_number"], y=banded["p10_amount"], name="P10-P90 band", mode="lines",
+                        line={"color": COLORS["commit"], "width": 0}, fill="tonexty",
+                        fillcolor="rgba(37, 99, 235, 0.18)", customdata=band_weeks,
+                        hovertemplate=f"P10: {MONEY_HOVER}{band_extra}")
+        fig.add_scatter(x=banded["week_number"], y=banded["p50_amount"], name="P50 (projection)",
+                        mode="lines+markers", line={"color": COLORS["commit"], "width": 3}, customdata=band_weeks,
+                        hovertemplate=f"P50: {MONEY_HOVER}{band_extra}")
+    fig.add_scatter(x=x, y=weekly["call_amount"], name="Commit call", mode="lines+markers", customdata=weeks,
+                    line={"color": COLORS["best_case"], "dash": "dot"},
+                    hovertemplate=f"Commit call: {MONEY_HOVER}{extra}")
+    fig.add_scatter(x=x, y=weekly["closed_amount"], name="Closed won", mode="lines+markers", customdata=weeks,
+                    line={"color": COLORS["closed"]}, hovertemplate=f"Closed won: {MONEY_HOVER}{extra}")
+    quota = weekly["quota_amount"].dropna()
+    if not quota.empty:
+        fig.add_hline(y=float(quota.iloc[-1]), line={"color": COLORS["target"], "dash": "dash"},
+                      annotation_text=f"Quota ${quota.iloc[-1]:,.0f}", annotation_position="top left")
+    _week_axis(fig, weekly)
+    fig.update_yaxes(title=None, **MONEY_AXIS)
+    return _style(fig, title, height=420)

@@ -18,6 +18,9 @@ from . import alerts, analytics
 from .analytics import Export, ExportPair, Headline, Level, Selection
 from .asof import parse_moment
 from .periods import periods_ending_at
+from .projection import Score, backtest_rows, score
+from .projection import members as projection_members
+from .projection import weeks as projection_weeks
 from .warehouse import Warehouse
 
 Cursor = duckdb.DuckDBPyConnection
@@ -388,3 +391,31 @@ def data(wh: Warehouse, cur: Cursor | None = None) -> DataPageData:
     (failed, unchanged) changes the histories without changing the data version."""
     return DataPageData(analytics.run_history(wh, cur=cur), analytics.export_history(wh, cur=cur),
                         analytics.row_counts(wh, cur=cur))
+
+
+# -- projection ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectionData:
+    weeks: pd.DataFrame  # the headline week by week: call, closed won, quota, P10 / P50 / P90
+    members: pd.DataFrame  # each member of the selection at the week shown (projection_members)
+    backtest: pd.DataFrame  # projection_backtest of the quarters that began before the chosen one
+    week_number: int | None  # the week of the quarter shown
+    at_week: Score  # the back-test at that week of the quarter
+    overall: Score  # ... and over every week
+
+
+def projection(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> ProjectionData:
+    """Where the selection will likely land (P10 / P50 / P90 from each person's own past calls),
+    as of the export shown at `sel.as_of`, and how that projection did on earlier quarters."""
+    weekly = projection_weeks(wh, sel, cur)
+    people = projection_members(wh, sel, cur)
+    rows = backtest_rows(wh, sel.forecast_id, cur)
+    periods = analytics.periods(wh, sel.forecast_id, cur)
+    start = periods.loc[periods["time_period"] == sel.time_period, "start_date"]
+    if not start.empty and pd.notna(start.iloc[0]):
+        rows = rows[pd.to_datetime(rows["period_start"]) < pd.Timestamp(start.iloc[0])].reset_index(drop=True)
+    week = int(people["week_number"].max()) if not people.empty else \
+        int(weekly["week_number"].max()) if not weekly.empty else None
+    return ProjectionData(weekly, people, rows, week, score(rows[rows["week_number"] == week]), score(rows))

@@ -22,6 +22,7 @@ PAGES: tuple[Page, ...] = (
     Page("coverage", "Pipeline coverage", "coverage", "views/coverage.py", ":material/water_drop:"),
     Page("reps", "Rep performance", "reps", "views/reps.py", ":material/leaderboard:"),
     Page("changes", "Recent changes", "changes", "views/changes.py", ":material/swap_vert:"),
+    Page("projection", "Projection", "projection", "views/projection.py", ":material/query_stats:"),
     Page("data", "Data & refresh", "data", "views/data.py", ":material/database:"),
 )
 BY_NAME = {p.name: p for p in PAGES}

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import analytics
+from .analytics import Selection
 from .warehouse import Cursor, Warehouse
 
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
@@ -65,6 +67,27 @@ ALTERNATIVES = (
     Estimator("mean ratio (not log), normal band, k = 1", center="mean_ratio", k=1.0),
     Estimator("median log ratio, residual quantile band, k = 1", spread="residuals"),
 )
+
+
+# -- what the page and the band rule read --------------------------------------------------------
+
+
+def members(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> pd.DataFrame:
+    """Each member of the selection (in_members) at the latest week of the export shown at
+    `sel.as_of`: the call, closed won, P10 / P50 / P90, quarters of history, the method."""
+    return wh.query("projection_members", cur, **analytics.shown_params(wh, sel, cur))
+
+
+def weeks(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> pd.DataFrame:
+    """The selection's headline projected week by week, as the export shown at `sel.as_of` had it."""
+    export_id = analytics.shown_export_id(wh, sel, cur)
+    users = analytics.headline_users(wh, sel, cur) if export_id is not None else None
+    return wh.query("projection_weeks", cur, **sel.params(), export_id=export_id, users=users)
+
+
+def backtest_rows(wh: Warehouse, forecast_id: str, cur: Cursor | None = None) -> pd.DataFrame:
+    """projection_backtest of a forecast, with each quarter's first day (period_start)."""
+    return wh.query("projection_backtest", cur, forecast_id=forecast_id)
 
 
 def history(wh: Warehouse, forecast_id: str, cur: Cursor | None = None) -> pd.DataFrame:

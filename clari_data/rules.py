@@ -148,6 +148,25 @@ def change_alert(significant: DataFrame, call_fields: set[str], *, change_pct: f
                  tuple(items), f"{change_pct:g}% and ${change_min_amount:,.0f}")
 
 
+def band_alert(rows: DataFrame) -> Alert | None:
+    """`rows`: `projection.members` of a selection: each person's commit call and their own
+    P10-P90 band (learned from their past quarters) at the week shown."""
+    banded = rows[rows["p10_amount"].notna() & rows["p90_amount"].notna() & rows["call_amount"].notna()]
+    outside = banded[(banded["call_amount"] > banded["p90_amount"]) | (banded["call_amount"] < banded["p10_amount"])]
+    if outside.empty:
+        return None
+    # The furthest outside first, in proportion to the band's own edge.
+    edge = outside["p90_amount"].where(outside["call_amount"] > outside["p90_amount"], outside["p10_amount"])
+    outside = outside.reindex(((outside["call_amount"] - edge).abs() / edge.abs()).sort_values(ascending=False).index)
+    items = [AlertItem(r.user_id, _text(r.user_name, r.user_id),
+                       f"call ${r.call_amount:,.0f} {'above' if r.call_amount > r.p90_amount else 'below'} "
+                       f"${r.p10_amount:,.0f}-${r.p90_amount:,.0f}")
+             for r in outside.itertuples()]
+    return Alert("band",
+                 f"{len(items)} of {len(banded)} commit call(s) lie outside the caller's own P10-P90 band, learned "
+                 f"from how their past calls at this week of the quarter ended: {_listing(items)}.", tuple(items))
+
+
 def stale_alert(fresh_at: datetime | None, now: datetime, *, stale_after_hours: float) -> Alert | None:
     """`fresh_at`: when the data was last refreshed (naive UTC, as stored)."""
     if fresh_at is None:
@@ -196,6 +215,9 @@ CHANGE = Rule(
     "change", "warning", page="changes",
     title="Calls moved by at least {threshold} since the previous export of {where}",
     label="moved calls", settings=("change_pct", "change_min_amount"), scope="selection", check=change_alert)
+BAND = Rule(
+    "band", "warning", page="projection", title="Calls outside their own band in {where}",
+    label="calls outside their own band", settings=(), scope="selection", check=band_alert)
 STALE = Rule(
     "stale", "error", page="data", title="The data is stale",
     label="stale data", settings=("stale_after_hours",), scope="dashboard", check=stale_alert)
@@ -206,7 +228,7 @@ EXPORT_PROBLEM = Rule(
     "export_problem", "error", page="data", title="An export came back empty or truncated",
     label="export problem", settings=(), scope="dashboard", check=export_problem_alert)
 
-RULES: tuple[Rule, ...] = (COVERAGE, ACCURACY, CHANGE, STALE, REFRESH_FAILED, EXPORT_PROBLEM)
+RULES: tuple[Rule, ...] = (COVERAGE, ACCURACY, CHANGE, BAND, STALE, REFRESH_FAILED, EXPORT_PROBLEM)
 RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
 _BY_NAME = {r.name: r for r in RULES}
 

@@ -290,8 +290,8 @@ def test_export_problem_alert_lists_five_then_more():
 
 
 def test_the_registry_names_each_rule_once_in_the_configured_order():
-    assert ALERT_RULES == rules.RULE_NAMES == ("coverage", "accuracy", "change", "stale", "refresh_failed",
-                                               "export_problem")
+    assert ALERT_RULES == rules.RULE_NAMES == ("coverage", "accuracy", "change", "band", "stale",
+                                               "refresh_failed", "export_problem")
     assert [rules.rule(name).name for name in rules.RULE_NAMES] == list(rules.RULE_NAMES)
     with pytest.raises(KeyError, match="the rules are coverage, accuracy"):
         rules.rule("forecast_drop")
