@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .config import EXPORT_TYPES, ClariSettings, ConfigError, Secret, check_period
+from .config import EXPORT_TYPES, ClariSettings, ConfigError, Secret, check_base_url, check_period
 from .retry import RetryPolicy
 
 log = logging.getLogger("clari_data.client")
@@ -289,8 +289,7 @@ class ClariClient:
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key or "")
         if not self._key:
             raise ConfigError("no Clari API key given; set CLARI_API_KEY or [clari] api_key")
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"Clari base_url must start with http:// or https://, not {base_url!r}")
+        check_base_url(base_url, "Clari base_url")
         self.base_url = base_url.rstrip("/")
         self.retry, self.max_retry_after = retry, max_retry_after
         self.poll_interval, self.poll_deadline = poll_interval, poll_deadline

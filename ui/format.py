@@ -32,6 +32,29 @@ def md_text(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
 
 
+# What a spreadsheet reads as the start of a formula (OWASP "CSV injection"): = + - @, and tab and
+# carriage return, which some programs strip before looking.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as written to a CSV download: text that a spreadsheet would run as a formula gets a
+    leading apostrophe (shown as text, the usual defence); anything that is not text stays as it is,
+    so numbers remain numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """The table as a CSV download, every text cell through `csv_cell`."""
+    safe = df.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]) and not pd.api.types.is_datetime64_any_dtype(safe[column]):
+            safe[column] = safe[column].map(csv_cell)
+    return safe.to_csv(index=False).encode()
+
+
 def _missing(value: object) -> bool:
     if value is None or value is pd.NaT or value is pd.NA:
         return True

@@ -7,14 +7,14 @@ import streamlit as st
 
 from clari_data import charts, page_data
 from ui import page, run
-from ui.format import money, money_change, percent, points_change, ratio, ratio_change, week_label
+from ui.format import md_text, money, money_change, percent, points_change, ratio, ratio_change, week_label
 
 r = page.start("overview")
 sel, target = r.sel, r.settings.alerts
 
 shown = run.cached(page_data.overview, sel)
 head, previous, week_ago = shown.headline, shown.previous, shown.week_ago
-st.subheader(r.what(), anchor=False)
+st.subheader(md_text(r.what()), anchor=False)
 
 
 def change(now: float | None, then: float | None) -> float | None:
