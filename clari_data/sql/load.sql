@@ -219,13 +219,6 @@ SELECT *, time_frame_id = max(time_frame_id) OVER () AS is_latest_week
 FROM live_role_values
 WHERE forecast_id = $forecast_id AND time_period = $time_period;
 
--- name: stage_role_values_at
--- The same as a past export had it, from its cells: replaying the exports in order rebuilds the
--- role values and their history (warehouse/core.py: _sync_roles).
-CREATE OR REPLACE TEMP TABLE stage_role_values AS
-SELECT *, time_frame_id = max(time_frame_id) OVER () AS is_latest_week
-FROM role_pivot_at($forecast_id, $time_period, $export_id);
-
 -- name: role_values_gone
 -- The rows that changed or went away, and (role_values_new) the rows that are new or changed:
 -- unchanged rows stay as they are stored, so both role tables are written only where the export
@@ -265,13 +258,90 @@ INSERT INTO current_role_values BY NAME
 SELECT * FROM role_values_new;
 
 -- name: clear_role_values
--- With the exports replayed (exports_in_order, stage_role_values_at ...): both role tables again,
--- after the field roles changed.
+-- With rebuild_role_values and rebuild_role_versions: both role tables again, from the cell
+-- history, after the field roles changed.
 DELETE FROM current_role_values;
 DELETE FROM role_value_versions;
 
--- name: exports_in_order
-SELECT export_id, forecast_id, time_period FROM exports ORDER BY export_id;
+-- name: rebuild_role_values
+INSERT INTO current_role_values BY NAME
+SELECT *, time_frame_id = max(time_frame_id) OVER (PARTITION BY forecast_id, time_period) AS is_latest_week
+FROM live_role_values;
+
+-- name: rebuild_role_versions
+-- The versions the loads would have kept, in one pass over the cell history instead of a replay
+-- of every export. A row of a forecast, period, week and user can only change at an export where
+-- one of its role cells' versions starts or ends, or where the period's latest week moves to or
+-- from its week: its state (the pivot of live_role_values, 14_role_values.sql) is computed at
+-- those points alone, and a version starts at each point whose state differs from the one before.
+INSERT INTO role_value_versions BY NAME
+WITH role_cells AS (
+    SELECT c.*, r.role FROM cell_versions c JOIN field_roles r ON r.field_id = c.field_id
+),
+week_spans AS (
+    SELECT DISTINCT forecast_id, time_period, time_frame_id, valid_from, valid_to FROM role_cells
+),
+latest AS (
+    SELECT e.forecast_id, e.time_period, e.export_id, max(s.time_frame_id) AS week
+    FROM exports e
+    JOIN week_spans s ON s.forecast_id = e.forecast_id AND s.time_period = e.time_period
+     AND s.valid_from <= e.export_id AND (s.valid_to IS NULL OR s.valid_to > e.export_id)
+    GROUP BY ALL
+),
+latest_moves AS (
+    SELECT *
+    FROM (SELECT *, lag(week) OVER (PARTITION BY forecast_id, time_period ORDER BY export_id) AS week_before
+          FROM latest)
+    WHERE week_before IS DISTINCT FROM week
+),
+points AS (
+    SELECT forecast_id, time_period, time_frame_id, user_id, valid_from AS export_id FROM role_cells
+    UNION
+    SELECT forecast_id, time_period, time_frame_id, user_id, valid_to FROM role_cells WHERE valid_to IS NOT NULL
+    UNION
+    SELECT k.forecast_id, k.time_period, k.time_frame_id, k.user_id, m.export_id
+    FROM (SELECT DISTINCT forecast_id, time_period, time_frame_id, user_id FROM role_cells) k
+    JOIN latest_moves m ON m.forecast_id = k.forecast_id AND m.time_period = k.time_period
+     AND (k.time_frame_id = m.week OR k.time_frame_id = m.week_before)
+),
+states AS (
+    SELECT
+        p.forecast_id, p.time_period, p.time_frame_id, p.user_id, p.export_id,
+        max(coalesce(c.adjustment_value, c.forecast_value)) FILTER (WHERE c.role = 'commit') AS commit_amount,
+        max(c.forecast_value) FILTER (WHERE c.role = 'commit') AS commit_call_amount,
+        max(c.adjustment_value) FILTER (WHERE c.role = 'commit') AS commit_adjustment_amount,
+        bool_or(c.is_updated) FILTER (WHERE c.role = 'commit') AS commit_is_updated,
+        max(coalesce(c.adjustment_value, c.forecast_value)) FILTER (WHERE c.role = 'best_case') AS best_case_amount,
+        max(coalesce(c.quota_value, c.forecast_value, c.aggregation_total)) FILTER (WHERE c.role = 'quota') AS quota_amount,
+        max(coalesce(c.aggregation_total, c.forecast_value)) FILTER (WHERE c.role = 'closed') AS closed_amount,
+        max(coalesce(c.aggregation_total, c.forecast_value)) FILTER (WHERE c.role = 'pipeline') AS pipeline_amount,
+        count(c.field_id) > 0 AS carried
+    FROM points p
+    LEFT JOIN role_cells c
+      ON c.forecast_id = p.forecast_id AND c.time_period = p.time_period AND c.time_frame_id = p.time_frame_id
+     AND c.user_id = p.user_id AND c.valid_from <= p.export_id AND (c.valid_to IS NULL OR c.valid_to > p.export_id)
+    GROUP BY ALL
+),
+marked AS (
+    SELECT s.*, s.time_frame_id = l.week AS is_latest_week
+    FROM states s
+    LEFT JOIN latest l USING (forecast_id, time_period, export_id)
+),
+starts AS (
+    SELECT *
+    FROM marked
+    WINDOW key AS (PARTITION BY forecast_id, time_period, time_frame_id, user_id ORDER BY export_id)
+    QUALIFY lag(struct_pack(commit_amount, commit_call_amount, commit_adjustment_amount, commit_is_updated,
+                            best_case_amount, quota_amount, closed_amount, pipeline_amount, is_latest_week, carried))
+            OVER key IS DISTINCT FROM
+            struct_pack(commit_amount, commit_call_amount, commit_adjustment_amount, commit_is_updated,
+                        best_case_amount, quota_amount, closed_amount, pipeline_amount, is_latest_week, carried)
+)
+SELECT * EXCLUDE (export_id, carried, next_start), export_id AS valid_from, next_start AS valid_to
+FROM (SELECT *, lead(export_id) OVER (PARTITION BY forecast_id, time_period, time_frame_id, user_id
+                                      ORDER BY export_id) AS next_start
+      FROM starts)
+WHERE carried;
 
 -- name: drop_stage
 DROP TABLE IF EXISTS stage_doc;

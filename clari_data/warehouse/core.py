@@ -67,20 +67,6 @@ def _busy_message(path: Path, exc: Exception) -> str:
     )
 
 
-def apply_role_values(cur: Cursor, forecast_id: str, time_period: str, export_id: int) -> None:
-    """Make the pages' role pivot (current_role_values) and its history (role_value_versions) follow
-    one export's staged role values (load.sql: stage_role_values), as each load does and as
-    replaying the exports in order does to rebuild them."""
-    stmts = sql_statements("load.sql")
-    period = {"forecast_id": forecast_id, "time_period": time_period}
-    cur.execute(stmts["role_values_gone"], period)
-    cur.execute(stmts["role_values_new"], period)
-    cur.execute(stmts["close_role_versions"], {**period, "export_id": export_id})
-    cur.execute(stmts["open_role_versions"], {"export_id": export_id})
-    cur.execute(stmts["delete_role_values"], period)
-    cur.execute(stmts["insert_role_values"])
-
-
 # A warehouse opened by path alone gets the [warehouse] defaults, so that it and one opened from
 # default settings share DuckDB's instance (DuckDB refuses a second configuration for one file).
 DEFAULTS = WarehouseSettings()
@@ -227,12 +213,8 @@ class WarehouseCore:
             cur.executemany(_core("insert_field_role"), [{"role": r, "field_id": f} for r, f in wanted])
             # Which field plays which role decides every row of both role tables, past ones included.
             stmts = sql_statements("load.sql")
-            cur.execute(stmts["clear_role_values"])
-            for export_id, forecast_id, time_period in cur.execute(stmts["exports_in_order"]).fetchall():
-                cur.execute(stmts["stage_role_values_at"],
-                            {"forecast_id": forecast_id, "time_period": time_period, "export_id": export_id})
-                apply_role_values(cur, forecast_id, time_period, export_id)
-            cur.execute(stmts["drop_stage"])
+            for name in ("clear_role_values", "rebuild_role_values", "rebuild_role_versions"):
+                cur.execute(stmts[name])
 
     def _sync_rep_status_cutoffs(self, alerts: AlertSettings) -> None:
         wanted = (alerts.at_risk_below_pct, alerts.on_track_from_pct)

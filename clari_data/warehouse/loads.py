@@ -14,7 +14,7 @@ import duckdb
 
 from ..config import AlertSettings
 from ..timeutil import naive_utc
-from .core import Cursor, WarehouseCore, WarehouseError, apply_role_values, sql_statements
+from .core import Cursor, WarehouseCore, WarehouseError, sql_statements
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +169,15 @@ class Loads(WarehouseCore):
             significant = cur.execute(stmts["significant_changes"], {"export_id": export_id}).fetchone()[0]
         cur.execute(stmts["close_versions"], {**params, "export_id": export_id})
         cur.execute(stmts["open_versions"], {**params, "export_id": export_id})
+        # The pages' role pivot (current_role_values) and its history (role_value_versions) follow
+        # the new cell versions, in the same transaction.
         cur.execute(stmts["stage_role_values"], params)
-        apply_role_values(cur, forecast_id, period, export_id)
+        cur.execute(stmts["role_values_gone"], params)
+        cur.execute(stmts["role_values_new"], params)
+        cur.execute(stmts["close_role_versions"], {**params, "export_id": export_id})
+        cur.execute(stmts["open_role_versions"], {"export_id": export_id})
+        cur.execute(stmts["delete_role_values"], params)
+        cur.execute(stmts["insert_role_values"])
         cur.execute(stmts["insert_export"], {
             **params, "export_id": export_id, "job_id": job_id, "requested_period": requested_period,
             "exported_at": exported_at, "loaded_at": naive_utc(), "file_sha256": sha, "file_bytes": size,

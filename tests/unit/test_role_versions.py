@@ -1,6 +1,7 @@
 """The role values' history (migration 011, role_value_versions): each load keeps it beside
-current_role_values, so the versions valid at any export are what pivoting that export's cells gives,
-a load adds versions only for the rows it changed, and a change of field roles rebuilds it whole."""
+current_role_values, so the versions valid at any export are what the live table held right after
+that export's load; a load adds versions only for the rows it changed; and a change of field roles
+(or the migration) rebuilds it whole, in one pass over the cell history, as the loads would have kept it."""
 
 from datetime import datetime
 
@@ -28,19 +29,19 @@ def versions_at(wh: Warehouse, export_id: int) -> list[tuple]:
                 {"f": forecast, "p": period, "e": export_id})
 
 
-def pivot_at(wh: Warehouse, export_id: int) -> list[tuple]:
-    """The export's role values pivoted from its cells, as the live table would have held them."""
+def current_rows(wh: Warehouse, export_id: int) -> list[tuple]:
+    """What the live table holds for an export's forecast and period (right after its load, what
+    the pages showed then)."""
     forecast, period = wh.cursor().execute(
         "SELECT forecast_id, time_period FROM exports WHERE export_id = $e", {"e": export_id}).fetchone()
-    return rows(wh, f"SELECT {COLUMNS} FROM (SELECT *, time_frame_id = max(time_frame_id) OVER () AS is_latest_week "
-                    "FROM role_pivot_at($f, $p, $e))", {"f": forecast, "p": period, "e": export_id})
+    return rows(wh, f"SELECT {COLUMNS} FROM current_role_values WHERE forecast_id = $f AND time_period = $p",
+                {"f": forecast, "p": period})
 
 
-def assert_history_complete(wh: Warehouse) -> None:
-    exports = [r[0] for r in rows(wh, "SELECT export_id FROM exports")]
-    assert exports
-    for export_id in exports:
-        assert versions_at(wh, export_id) == pivot_at(wh, export_id), f"export {export_id}"
+def assert_history_complete(wh: Warehouse, shown: dict[int, list[tuple]]) -> None:
+    assert shown
+    for export_id, expected in shown.items():
+        assert versions_at(wh, export_id) == expected, f"export {export_id}"
     # The open versions are exactly the live table.
     assert rows(wh, f"SELECT {COLUMNS} FROM role_value_versions WHERE valid_to IS NULL") == \
         rows(wh, f"SELECT {COLUMNS} FROM current_role_values")
@@ -65,17 +66,23 @@ def load(wh: Warehouse, e: Export, path, job: str, period: str | None, day: int)
     return result.export_id
 
 
-def history(wh: Warehouse, tmp_path) -> None:
-    load(wh, export("2026_Q1", [W1], 100), tmp_path / "1.json", "j1", None, 10)
-    load(wh, export("2026_Q1", [W1, W2], 110), tmp_path / "2.json", "j2", None, 17)  # a new week: latest moves
-    load(wh, export("2026_Q1", [W1, W2], 110, move_rex=5), tmp_path / "3.json", "j3", None, 18)  # one row moves
-    load(wh, export("2025_Q4", [W3], 90), tmp_path / "4.json", "j4", "2025_Q4", 19)  # another period
-    load(wh, export("2026_Q1", [W1, W2], 120, drop_rob=True), tmp_path / "5.json", "j5", None, 20)  # a row goes
+def history(wh: Warehouse, tmp_path) -> dict[int, list[tuple]]:
+    """Five loads; what the live table held for each export's forecast and period right after it."""
+    shown = {}
+    for e, job, period, day in (
+        (export("2026_Q1", [W1], 100), "j1", None, 10),
+        (export("2026_Q1", [W1, W2], 110), "j2", None, 17),  # a new week: the latest moves
+        (export("2026_Q1", [W1, W2], 110, move_rex=5), "j3", None, 18),  # one row moves
+        (export("2025_Q4", [W3], 90), "j4", "2025_Q4", 19),  # another period
+        (export("2026_Q1", [W1, W2], 120, drop_rob=True), "j5", None, 20),  # a row goes
+    ):
+        export_id = load(wh, e, tmp_path / f"{job}.json", job, period, day)
+        shown[export_id] = current_rows(wh, export_id)
+    return shown
 
 
 def test_the_versions_valid_at_each_export_are_its_pivot(wh, tmp_path):
-    history(wh, tmp_path)
-    assert_history_complete(wh)
+    assert_history_complete(wh, history(wh, tmp_path))
     # Rob's latest-week row went in export 5: its version ended there, none replaces it.
     assert rows(wh, "SELECT valid_from, valid_to FROM role_value_versions "
                     "WHERE user_id = 'r3' AND time_frame_id = $w ORDER BY valid_from", {"w": f"TF:{W2}"}) == [(2, 5)]
@@ -111,22 +118,22 @@ def test_changed_field_roles_rebuild_the_history_as_the_loads_would_have_kept_it
     with Warehouse(tmp_path / "a.duckdb") as wh:
         history(wh, tmp_path)
     with Warehouse(tmp_path / "a.duckdb", roles=swapped) as wh:
-        assert_history_complete(wh)
         rebuilt = rows(wh, "SELECT * FROM role_value_versions")
     with Warehouse(tmp_path / "b.duckdb", roles=swapped) as wh:
         (tmp_path / "b").mkdir()
-        history(wh, tmp_path / "b")
+        shown = history(wh, tmp_path / "b")
         assert rows(wh, "SELECT * FROM role_value_versions") == rebuilt
+        assert_history_complete(wh, shown)
 
 
 def test_a_warehouse_from_before_the_history_gets_it_filled_at_open(tmp_path):
     path = tmp_path / "w.duckdb"
     with Warehouse(path) as wh:
-        history(wh, tmp_path)
+        shown = history(wh, tmp_path)
         expected = rows(wh, "SELECT * FROM role_value_versions")
         cur = wh.cursor()
         cur.execute("DROP TABLE role_value_versions")
         cur.execute("DELETE FROM schema_migrations WHERE version = 11")
     with Warehouse(path) as wh:
         assert rows(wh, "SELECT * FROM role_value_versions") == expected
-        assert_history_complete(wh)
+        assert_history_complete(wh, shown)

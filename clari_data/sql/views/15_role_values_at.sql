@@ -14,26 +14,6 @@ CREATE OR REPLACE MACRO latest_week_at(forecast, period, export) AS (
       AND valid_from <= export AND (valid_to IS NULL OR valid_to > export)
 );
 
--- The pivot of live_role_values (14_role_values.sql) over one export's cells: what rebuilds the
--- role values' history when the field roles change (load.sql: stage_role_values_at).
-CREATE OR REPLACE MACRO role_pivot_at(forecast, period, export) AS TABLE
-SELECT
-    c.forecast_id,
-    c.time_period,
-    c.time_frame_id,
-    c.user_id,
-    max(coalesce(c.adjustment_value, c.forecast_value)) FILTER (WHERE r.role = 'commit') AS commit_amount,
-    max(c.forecast_value) FILTER (WHERE r.role = 'commit') AS commit_call_amount,
-    max(c.adjustment_value) FILTER (WHERE r.role = 'commit') AS commit_adjustment_amount,
-    bool_or(c.is_updated) FILTER (WHERE r.role = 'commit') AS commit_is_updated,
-    max(coalesce(c.adjustment_value, c.forecast_value)) FILTER (WHERE r.role = 'best_case') AS best_case_amount,
-    max(coalesce(c.quota_value, c.forecast_value, c.aggregation_total)) FILTER (WHERE r.role = 'quota') AS quota_amount,
-    max(coalesce(c.aggregation_total, c.forecast_value)) FILTER (WHERE r.role = 'closed') AS closed_amount,
-    max(coalesce(c.aggregation_total, c.forecast_value)) FILTER (WHERE r.role = 'pipeline') AS pipeline_amount
-FROM cells_at_export(forecast, period, export) c
-JOIN field_roles r ON r.field_id = c.field_id
-GROUP BY ALL;
-
 -- current_role_values' rows for one forecast and period at an export (NULL: the latest), with
 -- is_latest_week. For a past export, `users` narrows the rows to some users, `latest_week_only`
 -- keeps its latest week alone, and `week` is that latest week if the caller knows it: a bound
