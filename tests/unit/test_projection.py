@@ -128,6 +128,11 @@ def test_the_python_estimator_is_the_sql_views_own(tenant):
     for user_id, expected in sql.set_index("user_id").iterrows():
         for column in ("p10_amount", "p50_amount", "p90_amount"):
             assert python.loc[user_id, column] == pytest.approx(expected[column]), (user_id, column)
+    # What the page reads: the cached statistics projected in Python, as the view projects them.
+    shown = projection.members(wh, Selection("net_arr", "2026_Q1")).set_index("user_id")
+    for user_id, expected in sql.set_index("user_id").iterrows():
+        for column in ("p10_amount", "p50_amount", "p90_amount", "quarters_used", "method", "week_number"):
+            assert shown.loc[user_id, column] == pytest.approx(expected[column]), (user_id, column)
     back = view(wh, "projection_backtest")
     mine = projection.backtest(hist)
     merged = back.merge(mine, on=["forecast_id", "time_period", "week_number"], suffixes=("", "_py"))

@@ -36,90 +36,88 @@ FROM forecast_accuracy a
 JOIN time_periods p ON p.time_period_id = a.time_period
 WHERE a.forecast_amount > 0 AND a.actual_amount > 0;
 
--- Per person and week, the statistics of the ended quarters that ended before `period` began.
-CREATE OR REPLACE MACRO projection_fit(forecast, period) AS TABLE
-WITH past AS (
-    SELECT h.*
-    FROM projection_history h
-    WHERE h.forecast_id = forecast
-      AND h.period_end < (SELECT start_date FROM time_periods WHERE time_period_id = period)
+-- The statistics of r at each week over the ended quarters that ended before each target period
+-- of a forecast began (`period`: one target; NULL: every loaded period), in one pass over the
+-- history: per person (level 'own', key = user_id), per group of people with the same manager and
+-- role ('team', key = manager_user_id), and per role ('org'). A group needs two values.
+CREATE OR REPLACE MACRO projection_stats(forecast, period) AS TABLE
+WITH past AS MATERIALIZED (
+    SELECT * FROM projection_history WHERE forecast_id = forecast
 ),
-own AS (
-    SELECT user_id, week_number, count(*) AS n, median(log_ratio) AS m, coalesce(var_samp(log_ratio), 0) AS v
-    FROM past
-    GROUP BY ALL
+targets AS (
+    SELECT DISTINCT target_export.time_period AS target, target_period.start_date
+    FROM exports target_export
+    JOIN time_periods target_period ON target_period.time_period_id = target_export.time_period
+    WHERE target_export.forecast_id = forecast AND (period IS NULL OR target_export.time_period = period)
 ),
-team AS (
-    SELECT manager_user_id, is_manager, week_number, median(log_ratio) AS m, var_samp(log_ratio) AS v
-    FROM past
-    GROUP BY ALL
-    HAVING count(*) >= 2
-),
-org AS (
-    SELECT is_manager, week_number, median(log_ratio) AS m, var_samp(log_ratio) AS v
-    FROM past
-    GROUP BY ALL
-    HAVING count(*) >= 2
-),
-people AS (
-    SELECT d.user_id, coalesce(d.is_manager, false) AS is_manager, d.manager_user_id, w.week_number
-    FROM user_directory d, (SELECT DISTINCT week_number FROM past) w
+pairs AS (
+    SELECT t.target, h.user_id, h.is_manager, coalesce(h.manager_user_id, '') AS manager_key, h.week_number,
+           h.log_ratio
+    FROM targets t
+    JOIN past h ON h.period_end < t.start_date
 )
-SELECT
-    p.user_id,
-    p.week_number,
-    coalesce(o.n, 0) AS n,
-    o.m AS own_mean,
-    o.v AS own_var,
-    coalesce(t.m, g.m) AS group_mean,
-    coalesce(t.v, g.v) AS group_var,
-    CASE WHEN t.m IS NOT NULL THEN 'team' WHEN g.m IS NOT NULL THEN 'org' END AS pooled_toward
-FROM people p
-LEFT JOIN own o ON o.user_id = p.user_id AND o.week_number = p.week_number
-LEFT JOIN team t ON t.manager_user_id IS NOT DISTINCT FROM p.manager_user_id AND t.is_manager = p.is_manager
-                AND t.week_number = p.week_number
-LEFT JOIN org g ON g.is_manager = p.is_manager AND g.week_number = p.week_number
-WHERE o.n IS NOT NULL OR t.m IS NOT NULL OR g.m IS NOT NULL;
+SELECT target, 'own' AS level, user_id AS key, is_manager, week_number, count(*) AS n, median(log_ratio) AS m,
+       coalesce(var_samp(log_ratio), 0) AS v
+FROM pairs
+GROUP BY ALL
+UNION ALL
+SELECT target, 'team', manager_key, is_manager, week_number, count(*), median(log_ratio), var_samp(log_ratio)
+FROM pairs
+GROUP BY ALL
+HAVING count(*) >= 2
+UNION ALL
+SELECT target, 'org', '', is_manager, week_number, count(*), median(log_ratio), var_samp(log_ratio)
+FROM pairs
+GROUP BY ALL
+HAVING count(*) >= 2;
+
+-- mu, sigma and a quantile of the formula above, from a person's own n, m, v and their group's
+-- m, v (no group: the person's own quarters alone).
+CREATE OR REPLACE MACRO projection_weight(m_group) AS CASE WHEN m_group IS NULL THEN 0 ELSE projection_pooling() END;
+CREATE OR REPLACE MACRO projection_mu(n, m_own, m_group) AS
+    (n * coalesce(m_own, 0) + projection_weight(m_group) * coalesce(m_group, 0))
+    / nullif(n + projection_weight(m_group), 0);
+CREATE OR REPLACE MACRO projection_sigma(n, v_own, m_group, v_group) AS sqrt(
+    (greatest(n - 1, 0) * coalesce(v_own, 0) + projection_weight(m_group) * coalesce(v_group, 0))
+    / nullif(greatest(n - 1, 0) + projection_weight(m_group), 0)
+    * (1 + 1 / nullif(n + projection_weight(m_group), 0)));
+-- Closed won only grows: no quantile lies below what is already closed.
+CREATE OR REPLACE MACRO projection_quantile(call, mu, sigma, z, closed) AS
+    CASE WHEN call > 0 AND mu IS NOT NULL
+         THEN greatest(call * exp(mu + z * coalesce(sigma, 0)), coalesce(closed, 0)) END;
+CREATE OR REPLACE MACRO projection_method(n, pooled_toward, mu) AS
+    CASE WHEN mu IS NULL THEN NULL
+         WHEN n = 0 THEN 'log ratio of the ' || pooled_toward || ' (no quarters of their own)'
+         WHEN pooled_toward IS NULL THEN 'log ratio, own quarters only'
+         ELSE 'log ratio, own quarters pooled toward the ' || pooled_toward || ' (k = '
+              || CAST(projection_pooling() AS INTEGER) || ')' END;
 
 -- The projection of every person and week of a forecast and period at an export (NULL: the
--- latest); `users`, `latest_week_only` and `week` narrow a past export's pivot as in role_values_at.
+-- latest); `users`, `latest_week_only` and `week` narrow a past export's rows as in role_values_at.
 CREATE OR REPLACE MACRO projection_at(forecast, period, export, users := NULL, latest_week_only := false,
                                       week := NULL) AS TABLE
-WITH vals AS (
-    SELECT v.*, w.week_number, w.start_date
+WITH stats AS MATERIALIZED (
+    SELECT * FROM projection_stats(forecast, period)
+),
+vals AS (
+    SELECT v.*, w.week_number, w.start_date, coalesce(u.is_manager, false) AS is_manager, u.manager_user_id
     FROM role_values_at(forecast, period, export, users := users, latest_week_only := latest_week_only,
                         week := week) v
     JOIN week_numbers w ON w.time_period = v.time_period AND w.time_frame_id = v.time_frame_id
-),
-weighted AS (
-    SELECT
-        v.*,
-        coalesce(f.n, 0) AS quarters_used,
-        f.pooled_toward,
-        f.own_mean,
-        f.own_var,
-        f.group_mean,
-        f.group_var,
-        coalesce(f.n, 0) AS w_own,
-        CASE WHEN f.group_mean IS NOT NULL THEN projection_pooling() ELSE 0 END AS w_group
-    FROM vals v
-    LEFT JOIN projection_fit(forecast, period) f ON f.user_id = v.user_id AND f.week_number = v.week_number
+    LEFT JOIN user_directory u ON u.user_id = v.user_id
 ),
 fitted AS (
     SELECT
-        *,
-        (w_own * coalesce(own_mean, 0) + w_group * coalesce(group_mean, 0)) / nullif(w_own + w_group, 0) AS mu,
-        sqrt((greatest(w_own - 1, 0) * coalesce(own_var, 0) + w_group * coalesce(group_var, 0))
-             / nullif(greatest(w_own - 1, 0) + w_group, 0) * (1 + 1 / nullif(w_own + w_group, 0))) AS sigma
-    FROM weighted
-),
-projected AS (
-    SELECT
-        *,
-        CASE WHEN commit_amount > 0 THEN commit_amount * exp(mu - projection_z() * sigma) END AS raw_p10,
-        CASE WHEN commit_amount > 0 THEN commit_amount * exp(mu) END AS raw_p50,
-        CASE WHEN commit_amount > 0 THEN commit_amount * exp(mu + projection_z() * sigma) END AS raw_p90
-    FROM fitted
+        v.*,
+        coalesce(o.n, 0) AS quarters_used,
+        projection_mu(coalesce(o.n, 0), o.m, coalesce(t.m, g.m)) AS mu,
+        projection_sigma(coalesce(o.n, 0), o.v, coalesce(t.m, g.m), coalesce(t.v, g.v)) AS sigma,
+        CASE WHEN t.m IS NOT NULL THEN 'team' WHEN g.m IS NOT NULL THEN 'org' END AS pooled_toward
+    FROM vals v
+    LEFT JOIN stats o ON o.level = 'own' AND o.key = v.user_id AND o.week_number = v.week_number
+    LEFT JOIN stats t ON t.level = 'team' AND t.key = coalesce(v.manager_user_id, '')
+                     AND t.is_manager = v.is_manager AND t.week_number = v.week_number
+    LEFT JOIN stats g ON g.level = 'org' AND g.is_manager = v.is_manager AND g.week_number = v.week_number
 )
 SELECT
     forecast_id,
@@ -132,46 +130,72 @@ SELECT
     commit_amount AS call_amount,
     closed_amount,
     quota_amount,
-    -- Closed won only grows: no quantile lies below what is already closed.
-    greatest(raw_p10, coalesce(closed_amount, 0)) AS p10_amount,
-    greatest(raw_p50, coalesce(closed_amount, 0)) AS p50_amount,
-    greatest(raw_p90, raw_p50, coalesce(closed_amount, 0)) AS p90_amount,
+    projection_quantile(commit_amount, mu, sigma, -projection_z(), closed_amount) AS p10_amount,
+    projection_quantile(commit_amount, mu, sigma, 0, closed_amount) AS p50_amount,
+    greatest(projection_quantile(commit_amount, mu, sigma, projection_z(), closed_amount),
+             projection_quantile(commit_amount, mu, sigma, 0, closed_amount)) AS p90_amount,
     quarters_used,
-    CASE WHEN raw_p50 IS NULL THEN NULL
-         WHEN w_own = 0 THEN 'log ratio of the ' || pooled_toward || ' (no quarters of their own)'
-         WHEN w_group = 0 THEN 'log ratio, own quarters only'
-         ELSE 'log ratio, own quarters pooled toward the ' || pooled_toward || ' (k = '
-              || CAST(projection_pooling() AS INTEGER) || ')' END AS method
-FROM projected;
+    projection_method(quarters_used, pooled_toward, mu) AS method
+FROM fitted;
 
 -- Each forecast's open periods (not yet ended at their latest export) at that export's latest week.
+-- (The outer names are long on purpose: a macro's arguments are pasted into its body, where a short
+-- alias such as `e` could name one of the macro's own tables.)
 CREATE OR REPLACE VIEW forecast_projection AS
 SELECT p.forecast_id, p.time_period, p.user_id, p.week_number, p.call_amount, p.closed_amount, p.p10_amount,
        p.p50_amount, p.p90_amount, p.quarters_used, p.method
-FROM latest_exports e
-JOIN time_periods t ON t.time_period_id = e.time_period
-LEFT JOIN export_confirmations k ON k.export_id = e.export_id,
-     projection_at(e.forecast_id, e.time_period, NULL, latest_week_only := true) p
-WHERE NOT coalesce(t.end_date < CAST(greatest(e.exported_at, k.confirmed_at) AS DATE), false);
+FROM latest_exports open_export
+JOIN time_periods open_period ON open_period.time_period_id = open_export.time_period
+LEFT JOIN export_confirmations open_confirmed ON open_confirmed.export_id = open_export.export_id,
+     projection_at(open_export.forecast_id, open_export.time_period, NULL, latest_week_only := true) p
+WHERE NOT coalesce(open_period.end_date < CAST(greatest(open_export.exported_at, open_confirmed.confirmed_at) AS DATE),
+                   false);
 
--- Every ended quarter with projection_min_quarters() ended quarters before it, projected week by
--- week from those alone, against what it closed.
-CREATE OR REPLACE VIEW projection_backtest AS
-WITH ended AS (
-    SELECT DISTINCT forecast_id, time_period, period_start FROM projection_history
+-- A forecast's ended quarters with projection_min_quarters() ended quarters before them, each
+-- projected week by week from those alone (in one pass: projection_stats of every period), and
+-- scored against what it closed.
+CREATE OR REPLACE MACRO projection_backtest_of(forecast) AS TABLE
+WITH stats AS MATERIALIZED (
+    SELECT * FROM projection_stats(forecast, NULL)
+),
+quarters AS (
+    SELECT DISTINCT time_period, period_start, period_end FROM projection_history WHERE forecast_id = forecast
 ),
 eligible AS (
-    SELECT e.forecast_id, e.time_period
-    FROM ended e
-    WHERE (SELECT count(DISTINCT h.time_period) FROM projection_history h
-           WHERE h.forecast_id = e.forecast_id AND h.period_end < e.period_start) >= projection_min_quarters()
+    SELECT q.time_period
+    FROM quarters q
+    WHERE (SELECT count(*) FROM quarters b WHERE b.period_end < q.period_start) >= projection_min_quarters()
+),
+rows AS (
+    SELECT h.*, v.closed_amount
+    FROM projection_history h
+    JOIN eligible USING (time_period)
+    JOIN week_numbers w ON w.time_period = h.time_period AND w.week_number = h.week_number
+    JOIN current_role_values v ON v.forecast_id = h.forecast_id AND v.time_period = h.time_period
+                              AND v.time_frame_id = w.time_frame_id AND v.user_id = h.user_id
+    WHERE h.forecast_id = forecast
+),
+fitted AS (
+    SELECT
+        r.*,
+        projection_mu(coalesce(o.n, 0), o.m, coalesce(t.m, g.m)) AS mu,
+        projection_sigma(coalesce(o.n, 0), o.v, coalesce(t.m, g.m), coalesce(t.v, g.v)) AS sigma
+    FROM rows r
+    LEFT JOIN stats o ON o.level = 'own' AND o.target = r.time_period AND o.key = r.user_id
+                     AND o.week_number = r.week_number
+    LEFT JOIN stats t ON t.level = 'team' AND t.target = r.time_period AND t.key = coalesce(r.manager_user_id, '')
+                     AND t.is_manager = r.is_manager AND t.week_number = r.week_number
+    LEFT JOIN stats g ON g.level = 'org' AND g.target = r.time_period AND g.is_manager = r.is_manager
+                     AND g.week_number = r.week_number
 ),
 scored AS (
-    SELECT p.*, h.actual_amount
-    FROM eligible e, projection_at(e.forecast_id, e.time_period, NULL) p
-    JOIN projection_history h ON h.forecast_id = p.forecast_id AND h.time_period = p.time_period
-                             AND h.user_id = p.user_id AND h.week_number = p.week_number
-    WHERE p.p50_amount IS NOT NULL
+    SELECT
+        *,
+        projection_quantile(call_amount, mu, sigma, -projection_z(), closed_amount) AS p10_amount,
+        projection_quantile(call_amount, mu, sigma, 0, closed_amount) AS p50_amount,
+        greatest(projection_quantile(call_amount, mu, sigma, projection_z(), closed_amount),
+                 projection_quantile(call_amount, mu, sigma, 0, closed_amount)) AS p90_amount
+    FROM fitted
 )
 SELECT
     forecast_id,
@@ -182,5 +206,11 @@ SELECT
     sum(abs(p50_amount - actual_amount)) / nullif(sum(abs(actual_amount)), 0) AS p50_wape,
     sum(abs(call_amount - actual_amount)) / nullif(sum(abs(actual_amount)), 0) AS call_wape
 FROM scored
-GROUP BY ALL
-ORDER BY forecast_id, time_period, week_number;
+WHERE p50_amount IS NOT NULL
+GROUP BY ALL;
+
+CREATE OR REPLACE VIEW projection_backtest AS
+SELECT b.*
+FROM (SELECT DISTINCT forecast_id FROM exports) backtest_forecast,
+     projection_backtest_of(backtest_forecast.forecast_id) b
+ORDER BY b.forecast_id, b.time_period, b.week_number;
