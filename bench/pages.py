@@ -87,6 +87,7 @@ def page_calls(page: str, wh: Warehouse, cur, sel: Selection, settings: Settings
         "data": lambda: page_data.data(wh, cur),
         "pacing": lambda: page_data.pacing(wh, sel, cur),
         "waterfall": lambda: page_data.waterfall(wh, sel, cur=cur),
+        "projection": lambda: page_data.projection(wh, sel, cur),
     }
     return [(f"page_data.{name}", calls[name])]
 
