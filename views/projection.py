@@ -26,13 +26,15 @@ subject = md_text(r.what())
 st.subheader(f"Where it will likely land: {subject}", anchor=False)
 last = weekly.iloc[-1] if not weekly.empty else None
 if last is not None and last.notna()["p50_amount"]:
-    a, b, c, d = st.columns(4)
-    a.metric("P50 (projection)", money(last["p50_amount"]),
-             help="The middle of the projection: as likely to land above as below.")
-    b.metric("P10 – P90", f"{money(last['p10_amount'])} – {money(last['p90_amount'])}",
-             help="The 80% band: in past quarters the actual landed inside it about that often (the back-test below).")
-    c.metric("Commit call", money(last["call_amount"]))
-    d.metric("P50 − call", money(last["p50_amount"] - last["call_amount"]) if last.notna()["call_amount"] else DASH)
+    low, mid, high, call, gap = st.columns(5)
+    low.metric("P10", money(last["p10_amount"]), help="The low end of the 80% band: 1 in 10 lands below it.")
+    mid.metric("P50 (projection)", money(last["p50_amount"]),
+               help="The middle of the projection: as likely to land above as below.")
+    high.metric("P90", money(last["p90_amount"]),
+                help="The high end of the 80% band: in past quarters the actual landed between P10 and P90 about "
+                     "that often (the back-test below).")
+    call.metric("Commit call", money(last["call_amount"]))
+    gap.metric("P50 − call", money(last["p50_amount"] - last["call_amount"]) if last.notna()["call_amount"] else DASH)
 elif not weekly.empty:
     st.info("No projection yet for this selection: it needs an ended quarter loaded before this one "
             "(with calls and a final closed won).", icon=":material/info:")
@@ -48,10 +50,11 @@ st.plotly_chart(charts.projection_fan(weekly, f"Projection by week, {r.period_la
 st.subheader("Per person", anchor=False)
 banded = rows[rows["p10_amount"].notna() & rows["p90_amount"].notna()]
 outside = banded[(banded["call_amount"] > banded["p90_amount"]) | (banded["call_amount"] < banded["p10_amount"])]
-table = rows.assign(
+# Whole dollars: the quantiles are ratios times calls, and cents would claim a precision they lack.
+table = rows.round({"p10_amount": 0, "p50_amount": 0, "p90_amount": 0}).assign(
     band=[f"{money(p10)} – {money(p90)}" if p10 == p10 and p90 == p90 else DASH
           for p10, p90 in zip(rows["p10_amount"], rows["p90_amount"])],
-    p50_minus_call=rows["p50_amount"] - rows["call_amount"],
+    p50_minus_call=(rows["p50_amount"] - rows["call_amount"]).round(),
     call_outside=["above" if c > p90 else "below" if c < p10 else "" if p10 == p10 else DASH
                   for c, p10, p90 in zip(rows["call_amount"], rows["p10_amount"], rows["p90_amount"])],
 )
@@ -80,8 +83,8 @@ else:
     st.caption("Each ended quarter with at least "
                f"{MIN_QUARTERS} ended quarters before it, projected week by week from those alone. Band held: the "
                "share of people whose actual fell between their P10 and P90 (80% is calibrated). WAPE = Σ|x − actual| "
-               "/ Σ|actual| over the people, for the P50 and for the raw call. Over every week: "
-               + md_text(summary_line(shown.overall)))
+               "/ Σ|actual| over the people, for the P50 and for the raw call. "
+               + md_text(summary_line(shown.overall).replace("over all weeks of the quarter", "over all their weeks")))
     back = back.assign(quarter=[r.period_label(p) for p in back["time_period"]],
                        band_pct=100 * back["band_coverage"], p50_pct=100 * back["p50_wape"],
                        call_pct=100 * back["call_wape"])

@@ -56,8 +56,8 @@ def test_the_page_shows_the_fan_the_people_and_the_back_test(app):
     assert at.title[0].value == "Projection"
     assert len(at.get("plotly_chart")) == 1
     labels = [m.label for m in at.metric]
-    assert labels == ["P50 (projection)", "P10 – P90", "Commit call", "P50 − call"]
-    assert all(m.value.startswith("$") for m in at.metric[:3])
+    assert labels == ["P10", "P50 (projection)", "P90", "Commit call", "P50 − call"]
+    assert all(m.value.startswith("$") for m in at.metric[:4])
     wh = warehouse()
     forecast = sql_value(wh, "SELECT min(forecast_id) FROM exports")
     people = sql_value(wh, f"SELECT count(*) FROM forecast_projection WHERE forecast_id = '{forecast}'")

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS, DAYS = 40, 3
-PAGES = ("overview", "accuracy", "coverage", "reps", "changes", "data")  # each run whole by AppTest
+PAGES = ("overview", "accuracy", "coverage", "reps", "changes", "projection", "data")  # each run whole by AppTest
 # Timed for their data only: the Overview's pacing, the /changes waterfall, and each page with a
 # selection as of a past export.
 DATA_ONLY = ("pacing", "waterfall", *(f"{p} as of" for p in (*PAGES, "pacing", "waterfall") if p != "data"))
