@@ -2,7 +2,6 @@
 
 import importlib
 import threading
-import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -11,7 +10,9 @@ from support import wait_until
 
 from clari_data import alerts, analytics, notify, rules, scheduler
 from clari_data.config import ScheduleSettings
+from clari_data.refresh import RefreshResult
 from clari_data.scheduler import RefreshService, process_service, running_schedulers, stop_process_services
+from clari_data.timeutil import utc_now
 
 
 def runs(service, trigger=None, finished=False) -> int:
@@ -50,7 +51,10 @@ def test_simultaneous_run_now_requests_give_one_run(service):
     wait_until(lambda: service.state().runs_completed == 1)
     assert sum(a.accepted for a in answers) == 1
     assert all("already running" in a.message or "moments ago" in a.message for a in answers if not a.accepted)
-    time.sleep(0.3)  # a second run, if one had been queued, would have started by now
+    # Nothing else is queued: no run pending, and the job's next run is the schedule's, not now.
+    wait_until(idle(service))
+    assert service._pending is None
+    assert service.scheduler.get_job(scheduler.JOB_ID).next_run_time > utc_now() + timedelta(minutes=1)
     assert runs(service) == 1
     [run] = analytics.run_history(service.warehouse).to_dict("records")
     assert (run["trigger"], run["requested_by"], run["outcome"]) == ("manual", "someone@example.com", "success")
@@ -74,6 +78,46 @@ def test_a_short_interval_fires(sim_settings):
         assert svc.scheduler.get_job(scheduler.JOB_ID).coalesce is True
     finally:
         svc.stop()
+
+
+def test_a_manual_and_a_scheduled_run_never_overlap(sim_settings):
+    """A scheduled run falls due while a manual one runs: the scheduler skips it (one job,
+    max_instances=1), and never are two refreshes running at once."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+
+    lock, release, skipped = threading.Lock(), threading.Event(), threading.Event()
+    active, most, started = [0], [0], []
+
+    def refresh(settings, wh, *, trigger, requested_by, progress):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+            started.append(trigger)
+        try:
+            release.wait(30)
+        finally:
+            with lock:
+                active[0] -= 1
+        return RefreshResult(len(started), ())
+
+    settings = replace(sim_settings, schedule=ScheduleSettings(interval_minutes=0.01, manual_cooldown_seconds=0))
+    svc = RefreshService(settings, refresh=refresh).start(refresh_if_empty=False)
+    svc.scheduler.add_listener(lambda event: skipped.set(), EVENT_JOB_MAX_INSTANCES)
+    try:
+        wait_until(lambda: started)  # the first scheduled run, held open
+        assert not svc.request_run("manual").accepted  # refused while it runs
+        release.set()
+        wait_until(idle(svc))
+        release.clear()
+        assert svc.request_run("manual").accepted
+        wait_until(lambda: started[-1:] == ["manual"])
+        wait_until(skipped.is_set, what="a scheduled run falling due during the manual one")
+        release.set()
+        wait_until(lambda: started.count("schedule") >= 2, what="the schedule going on afterwards")
+    finally:
+        release.set()
+        svc.stop()
+    assert most[0] == 1
 
 
 def test_default_schedule_is_daily_at_six_in_the_configured_timezone(sim_settings):

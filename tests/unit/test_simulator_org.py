@@ -448,14 +448,14 @@ def test_past_quarters_do_not_change_when_the_clock_moves():
 
 
 def test_ten_thousand_users_stream_in_bounded_memory():
-    """1.1M entries (10k users x 8 fields x 14 weeks) in bounded memory and good time.
+    """1.1M entries (10k users x 8 fields x 14 weeks) in bounded memory (its speed: bench/limits.py).
 
     Measured in a child process by its peak resident set size: tracemalloc slows this
     allocation-heavy loop ~15x, the whole-process peak is the stricter bound anyway.
     """
     code = textwrap.dedent(
         """
-        import json, resource, sys, time
+        import json, resource, sys
         from datetime import datetime, timezone
         from clari_data.simulator import SyntheticOrg
 
@@ -471,12 +471,10 @@ def test_ten_thousand_users_stream_in_bounded_memory():
 
         org = SyntheticOrg(users=10_000, extra_fields=2, now=datetime(2026, 4, 2, 12, tzinfo=timezone.utc))
         sink = Sink()
-        start = time.perf_counter()
         info = org.write_export(sink, "net_arr", "2026_Q1", ALL_TYPES, True)
-        seconds = time.perf_counter() - start
         with open("/proc/self/status") as fh:
             peak_kb = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM"))
-        print(json.dumps({"info": info, "seconds": seconds, "bytes": sink.size, "peak_mb": peak_kb / 1024,
+        print(json.dumps({"info": info, "bytes": sink.size, "peak_mb": peak_kb / 1024,
                           "head": sink.head.decode(errors="replace"), "tail": sink.tail.decode(errors="replace")}))
         """
     ).replace("ALL_TYPES", repr(ALL_TYPES))
@@ -488,7 +486,6 @@ def test_ten_thousand_users_stream_in_bounded_memory():
     assert result["tail"].rstrip().endswith("]}")
     assert result["peak_mb"] < 200, result["peak_mb"]
     assert result["bytes"] > 1.2 * result["peak_mb"] * 2**20  # the document is far bigger than the process
-    assert result["info"]["entries"] / result["seconds"] >= 50_000, result["seconds"]
 
 
 def test_public_interface():
