@@ -512,3 +512,11 @@ def test_the_clock_can_be_set_but_must_be_aware():
     assert org.current_period() == "2026_Q3"
     with pytest.raises(ValueError):
         org.now = datetime(2026, 8, 1)
+
+
+def test_the_stream_speed_is_measured_by_the_benchmark():
+    """Its throughput limit is the benchmark's (`python -m bench.limits`), never a pass/fail test's."""
+    from bench import limits
+
+    [limit] = limits.simulator_stream()
+    assert limit.at_least and limit.limit == 50_000 and limit.measured > 0 and limit.unit == "entries/s"
