@@ -36,7 +36,7 @@ from .warehouse import Cursor, Warehouse
 
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
 MIN_QUARTERS = 2  # ended quarters before a quarter for it to be back-tested (projection_min_quarters)
-POOLING = 1.0  # the chosen pooling strength (projection_pooling in SQL)
+POOLING = 0.5  # the chosen pooling strength (projection_pooling in SQL)
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,18 @@ class Estimator:
     k: float = POOLING
 
 
-CHOSEN = Estimator("median log ratio, normal band, k = 1")
+CHOSEN = Estimator("median log ratio, normal band, k = 0.5")
 ALTERNATIVES = (
     Estimator("mean log ratio, normal band, k = 0 (own quarters only)", center="mean", k=0.0),
     Estimator("mean log ratio, normal band, k = 1", center="mean", k=1.0),
     Estimator("mean log ratio, normal band, k = 2", center="mean", k=2.0),
     Estimator("mean log ratio, normal band, k = 4", center="mean", k=4.0),
     Estimator("mean log ratio, normal band, k = 8", center="mean", k=8.0),
-    Estimator("median log ratio, normal band, k = 0.5", k=0.5),
     CHOSEN,
+    Estimator("median log ratio, normal band, k = 1", k=1.0),
     Estimator("median log ratio, normal band, k = 2", k=2.0),
-    Estimator("mean ratio (not log), normal band, k = 1", center="mean_ratio", k=1.0),
-    Estimator("median log ratio, residual quantile band, k = 1", spread="residuals"),
+    Estimator("mean ratio (not log), normal band, k = 0.5", center="mean_ratio"),
+    Estimator("median log ratio, residual quantile band, k = 0.5", spread="residuals"),
 )
 
 

@@ -4,7 +4,7 @@ person's own commit calls at this week of past quarters ended, and how well that
 import streamlit as st
 
 from clari_data import charts, page_data
-from clari_data.projection import MIN_QUARTERS, summary_line
+from clari_data.projection import MIN_QUARTERS, POOLING, summary_line
 from ui import page, run
 from ui.format import DASH, md_text, money, week_label
 
@@ -18,8 +18,10 @@ st.markdown(
     "call at week *w*) over the ended quarters before this one (the call is the manager's adjustment where there "
     "is one). Their median *m* and variance *v* are pulled toward their team's (people with the same manager and "
     "role; else the whole organisation's) by how many quarters they have: μ = (n·m + k·m_team) / (n + k), "
-    "k = 1. The band is the call × exp(μ ± 1.28 σ), σ² the pooled variance widened for a small sample; "
-    "the P50 is the call × exp(μ), never below what is already closed. Nothing from this quarter or later is used."
+    f"k = {POOLING:g} (of the estimators compared on past quarters, the one with the smallest error and a "
+    "calibrated band). The band is the call × exp(μ ± 1.28 σ), σ² the pooled variance widened for a small "
+    "sample; the P50 is the call × exp(μ), never below what is already closed. Nothing from this quarter or later "
+    "is used."
 )
 
 subject = md_text(r.what())

@@ -13,6 +13,7 @@ from builders import Export, small_org
 
 from clari_data import page_data, projection
 from clari_data.analytics import Selection
+from clari_data.projection import POOLING as K
 from clari_data.projection import Z90
 from clari_data.warehouse import Warehouse
 
@@ -89,15 +90,16 @@ def test_a_rep_who_always_calls_25_percent_high_gets_a_p50_about_20_percent_belo
     wh, _ = tenant
     rex = row(view(wh, "forecast_projection"), "r1")
     # Rex's own log ratio is ln(0.8) in each of 4 quarters; his team's (Rex's and Ria's 8 rows: four
-    # ln(0.8), four 0) has median ln(0.8) / 2 and sample variance 8 (ln(0.8) / 2)^2 / 7; k = 1.
+    # ln(0.8), four 0) has median ln(0.8) / 2 and sample variance 8 (ln(0.8) / 2)^2 / 7.
     a = math.log(0.8)
-    mu = (4 * a + 1 * a / 2) / (4 + 1)
-    sigma = math.sqrt((3 * 0.0 + 1 * (8 * (a / 2) ** 2 / 7)) / (3 + 1) * (1 + 1 / 5))
+    assert K == 0.5
+    mu = (4 * a + K * a / 2) / (4 + K)
+    sigma = math.sqrt((3 * 0.0 + K * (8 * (a / 2) ** 2 / 7)) / (3 + K) * (1 + 1 / (4 + K)))
     assert rex["call_amount"] == 125_000 and rex["quarters_used"] == 4
     assert rex["p50_amount"] == pytest.approx(125_000 * math.exp(mu))
     assert rex["p10_amount"] == pytest.approx(125_000 * math.exp(mu - Z90 * sigma))
     assert rex["p90_amount"] == pytest.approx(125_000 * math.exp(mu + Z90 * sigma))
-    assert 0.78 < rex["p50_amount"] / 125_000 < 0.84  # about 20% below the call
+    assert 0.79 < rex["p50_amount"] / 125_000 < 0.82  # about 20% below the call
     assert rex["p90_amount"] < 125_000  # his call lies above his own band
     assert "pooled toward the team" in rex["method"]
 
@@ -110,7 +112,7 @@ def test_a_rep_alone_in_a_team_is_projected_from_the_median_of_their_own_ratios(
     mean = sum(logs) / 4
     variance = sum((x - mean) ** 2 for x in logs) / 3
     # His team is himself, so pooling pulls him toward his own numbers: mu is his median.
-    sigma = math.sqrt((3 * variance + 1 * variance) / (3 + 1) * (1 + 1 / 5))
+    sigma = math.sqrt((3 * variance + K * variance) / (3 + K) * (1 + 1 / (4 + K)))
     assert median == pytest.approx(0.0)
     # Rob has closed 120,000 against a call of 100,000: no quantile lies below what is closed.
     assert 100_000 * math.exp(median - Z90 * sigma) < 120_000
@@ -151,7 +153,8 @@ def test_the_back_test_projects_each_quarter_from_earlier_ones_only(tenant):
     hist = projection.history(wh, "net_arr")
     q3 = projection.project(hist[(hist["time_period"] == "2025_Q3") & (hist["user_id"] == "r1")],
                             projection.fit(hist[hist["time_period"].isin(["2025_Q1", "2025_Q2"])]))
-    assert q3["p50_amount"].iloc[0] == pytest.approx(125_000 * math.exp((2 * math.log(0.8) + math.log(0.8) / 2) / 3))
+    a = math.log(0.8)
+    assert q3["p50_amount"].iloc[0] == pytest.approx(125_000 * math.exp((2 * a + K * a / 2) / (2 + K)))
 
     # A later quarter, ended and wildly different, changes no past row, and is back-tested itself.
     ended_quarter(wh, folder, 0, "2026_Q2", date(2026, 4, 1), scale=7.0)

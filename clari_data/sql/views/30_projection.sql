@@ -14,7 +14,7 @@
 -- (clari_data/projection.py compares it with other estimators). Nothing reads a quarter that had
 -- not ended before the projected one began.
 
-CREATE OR REPLACE MACRO projection_pooling() AS 1.0;
+CREATE OR REPLACE MACRO projection_pooling() AS 0.5;
 CREATE OR REPLACE MACRO projection_z() AS 1.2815515655446004;  -- the normal's 90th percentile
 CREATE OR REPLACE MACRO projection_min_quarters() AS 2;  -- earlier quarters a back-tested quarter needs
 
@@ -90,7 +90,7 @@ CREATE OR REPLACE MACRO projection_method(n, pooled_toward, mu) AS
          WHEN n = 0 THEN 'log ratio of the ' || pooled_toward || ' (no quarters of their own)'
          WHEN pooled_toward IS NULL THEN 'log ratio, own quarters only'
          ELSE 'log ratio, own quarters pooled toward the ' || pooled_toward || ' (k = '
-              || CAST(projection_pooling() AS INTEGER) || ')' END;
+              || CAST(projection_pooling() AS VARCHAR) || ')' END;
 
 -- The projection of every person and week of a forecast and period at an export (NULL: the
 -- latest); `users`, `latest_week_only` and `week` narrow a past export's rows as in role_values_at.
