@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from support import SIM_NOW, TEST_KEY, posts, sql_value
+from support import SIM_NOW, TEST_KEY, posts, sql_value, wait_until
 
 from clari_data.client import ClariClient
 from clari_data.config import Secret
@@ -80,6 +80,9 @@ ROWS = [
     Row("429-retry-after-seconds", "loaded", inject=lambda s, c: s.faults.http_status(429, retry_after="1", times=2)),
     Row("429-retry-after-http-date", "loaded",
         inject=lambda s, c: s.faults.http_status(429, retry_after=http_date(1), times=1)),
+    Row("429-retry-after-over-the-cap", "failed", "rate_limited", "longer than this client waits",
+        inject=lambda s, c: s.faults.http_status(429, retry_after="301", times=None),
+        check=lambda wh, sim, settings: asked_once_more(sim)),
     Row("429-without-retry-after", "loaded", inject=lambda s, c: s.faults.http_status(429, times=2)),
     Row("429-that-does-not-stop", "failed", "rate_limited", "rate",
         inject=lambda s, c: s.faults.http_status(429, retry_after="0", times=None)),
@@ -97,6 +100,10 @@ ROWS = [
     Row("read-time-out-that-does-not", "failed", "network", "timed out",
         client={"timeout": 0.5, "retry": fast_retry(2)},
         inject=lambda s, c: s.faults.delay(1.5, path=r"^/export/jobs/\w+$", times=None)),
+    Row("export-answer-lost", "failed", "outcome_unknown", "may have been queued",
+        client={"timeout": 0.5, "retry": fast_retry(3)},
+        inject=lambda s, c: s.faults.delay(1.5, method="POST", path=r"^/export/forecast/", times=None),
+        check=lambda wh, sim, settings: asked_once_more(sim, answered=True)),
     Row("cut-mid-download-that-recovers", "loaded", inject=lambda s, c: s.faults.cut(300, times=1)),
     Row("cut-mid-download-that-does-not", "failed", "network", "download",
         inject=lambda s, c: s.faults.cut(300, times=None)),
@@ -157,6 +164,15 @@ def crm_refusal_remembered(wh: Warehouse, sim, settings) -> None:
 
 def refused_queues(sim) -> int:
     return sum(1 for _m, path, status in sim.request_log if path.startswith("/v4/export/forecast/") and status == 400)
+
+
+def asked_once_more(sim, answered: bool = False) -> None:
+    """The export request of the failed refresh went out once: neither a long Retry-After nor a lost
+    answer makes the client ask (and spend quota) again. `answered`: the server answers late, after
+    the client gave up; wait for that answer before counting."""
+    if answered:
+        wait_until(lambda: posts(sim) >= 2, 10, "the late answer to the export request")
+    assert posts(sim) == 2  # the first refresh's, and this one's
 
 
 def slow_jobs_in_states(sim, *states: str) -> None:
