@@ -98,9 +98,10 @@ def split_stats(stats: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.Data
     own = mine[mine["level"] == "own"].rename(columns={"key": "user_id", "n": "own_n", "m": "own_m", "v": "own_v"})
     team = mine[mine["level"] == "team"].rename(columns={"key": "manager_key", "m": "team_m", "v": "team_v"})
     org = mine[mine["level"] == "org"].rename(columns={"m": "org_m", "v": "org_v"})
-    return (own[["user_id", "week_number", "own_n", "own_m", "own_v"]],
-            team[["manager_key", "week_number", "is_manager", "team_m", "team_v"]],
-            org[["week_number", "is_manager", "org_m", "org_v"]])
+    # Indexed by their keys once, so that each page's join is a lookup.
+    return (own.set_index(["user_id", "week_number"])[["own_n", "own_m", "own_v"]],
+            team.set_index(["manager_key", "week_number", "is_manager"])[["team_m", "team_v"]],
+            org.set_index(["week_number", "is_manager"])[["org_m", "org_v"]])
 
 
 _learned: OrderedDict[tuple, Learned] = OrderedDict()
@@ -130,11 +131,10 @@ def apply(values: pd.DataFrame, stats: tuple[pd.DataFrame, pd.DataFrame, pd.Data
     P10 / P50 / P90, quarters_used and method from `stats` (`split_stats` of projection_stats for
     the values' period): projection_at's formula (sql/views/30_projection.sql)."""
     own, team, org = stats
-    keys = ["week_number", "is_manager"]
-    out = values.assign(manager_key=values["manager_user_id"].fillna(""), is_manager=values["is_manager"].astype(bool))
-    out = out.merge(own, on=["user_id", "week_number"], how="left")
-    out = out.merge(team, on=["manager_key", *keys], how="left")
-    out = out.merge(org, on=keys, how="left")
+    out = values.assign(manager_key=values["manager_user_id"].fillna(""), is_manager=values["is_manager"].astype(bool),
+                        week_number=values["week_number"].astype(int))
+    out = out.join(own, on=["user_id", "week_number"]).join(team, on=["manager_key", "week_number", "is_manager"])
+    out = out.join(org, on=["week_number", "is_manager"])
     n = out["own_n"].fillna(0).astype(float)
     group_m = out["team_m"].fillna(out["org_m"])
     group_v = out["team_v"].where(out["team_m"].notna(), out["org_v"])
@@ -187,9 +187,10 @@ def weeks(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> pd.DataFr
     rows = apply(_values(wh, sel, False, cur), learned(wh, sel.forecast_id, cur).of(sel.time_period))
     if rows.empty:
         return pd.DataFrame(columns=["week_number", "time_frame_id", "start_date", "users", *WEEK_SUMS])
-    sums = {c: (c, lambda s: s.sum(min_count=1)) for c in WEEK_SUMS}
-    return (rows.groupby(["week_number", "time_frame_id", "start_date"], as_index=False)
-            .agg(users=("user_id", "size"), **sums).sort_values("week_number").reset_index(drop=True))
+    grouped = rows.groupby(["week_number", "time_frame_id", "start_date"])
+    out = grouped[list(WEEK_SUMS)].sum(min_count=1)
+    out.insert(0, "users", grouped.size())
+    return out.reset_index().sort_values("week_number").reset_index(drop=True)
 
 
 def backtest_rows(wh: Warehouse, forecast_id: str, cur: Cursor | None = None) -> pd.DataFrame:
