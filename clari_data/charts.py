@@ -149,7 +149,7 @@ def coverage_by_person(rows: pd.DataFrame, target: float, title: str = "Pipeline
     fig.add_vline(x=target, line={"color": COLORS["target"], "dash": "dash"},
                   annotation_text=f"Target {target:g}x", annotation_position="top")
     fig.update_xaxes(title="Open pipeline / remaining quota", ticksuffix="x")
-    fig.update_yaxes(title=None, automargin=True)
+    fig.update_yaxes(title=None, automargin=True, autorange="reversed")  # the lowest on top
     return _style(fig, title, height=max(300, 22 * len(rows) + 90))
 
 
@@ -199,7 +199,7 @@ def attainment_by_person(rows: pd.DataFrame, title: str = "Quota attainment", li
     fig.add_vline(x=100, line={"color": COLORS["target"], "dash": "dash"}, annotation_text="Quota",
                   annotation_position="top")
     fig.update_xaxes(title="Closed won / quota", ticksuffix="%")
-    fig.update_yaxes(title=None, automargin=True)
+    fig.update_yaxes(title=None, automargin=True, autorange="reversed")  # the lowest on top
     return _style(fig, title, height=max(300, 22 * len(rows) + 90))
 
 
@@ -227,10 +227,12 @@ def movers(up: pd.DataFrame, down: pd.DataFrame, title: str = "Biggest movers", 
 
 
 def distribution(values: pd.Series, target: float, *, title: str, axis: str, unit: str, bin_width: float,
-                 cap: float, nobody: str = "No one below this level has a value to show.") -> go.Figure:
+                 cap: float, nobody: str = "No one below this level has a value to show.",
+                 risk_below: float | None = None) -> go.Figure:
     """How a number spreads over everyone below a level: counts per bin (binned here, so the figure
     carries one bar per bin whatever the head count), values at or over `cap` in the last bin, the
-    bins under the target red, with the target line."""
+    bins under the target red (amber between `risk_below` and the target, when given), with the
+    target line."""
     values = pd.to_numeric(values, errors="coerce").dropna()
     if values.empty:
         return _empty(title, nobody)
@@ -246,16 +248,21 @@ def distribution(values: pd.Series, target: float, *, title: str, axis: str, uni
     below = int((values < target).sum())
     fig = go.Figure(go.Bar(x=[left + bin_width / 2 for left in lefts], y=list(counts), width=bin_width * 0.92,
                            customdata=labels,
-                           marker={"color": [COLORS["down"] if left + bin_width <= target else COLORS["up"]
-                                             for left in lefts]},
+                           marker={"color": [_band(left + bin_width, target, risk_below) for left in lefts]},
                            hovertemplate="%{customdata}: %{y} people<extra></extra>"))
     fig.add_vline(x=target, line={"color": COLORS["target"], "dash": "dash"},
                   annotation_text=f"Target {target:g}{unit}: {below:,} of {len(values):,} below",
                   annotation_position="top right")
     fig.update_xaxes(title=axis, ticksuffix=unit)
-    fig.update_yaxes(title="People", rangemode="tozero")
+    fig.update_yaxes(title="People", rangemode="tozero", tickformat=",d", dtick=1 if max(counts) <= 5 else None)
     fig.update_layout(bargap=0)
     return _style(fig, title)
+
+
+def _band(right_edge: float, target: float, risk_below: float | None) -> str:
+    if right_edge > target:
+        return COLORS["up"]
+    return COLORS["watch"] if risk_below is not None and right_edge > risk_below else COLORS["down"]
 
 
 def waterfall(start_total: float | None, steps: pd.DataFrame, others_amount: float, end_total: float | None, *,

@@ -166,7 +166,7 @@ def hierarchy(level: analytics.Level, people: pd.DataFrame, reps: tuple[str, ...
             cols[i % 6].button(md_text(names.get(uid, uid)), key=f"{key}-down-{uid}", on_click=_go_to_team,
                                args=(uid,), width="stretch")
     everyone = [uid for uid in people["user_id"] if isinstance(bosses.get(uid), str)]
-    st.selectbox("Go to a team or rep", everyone, index=None, key=f"{key}-search", format_func=label,
+    st.selectbox("Find a person (manager or rep)", everyone, index=None, key=f"{key}-search", format_func=label,
                  placeholder=f"Type a name: any of {len(everyone):,} people",
                  on_change=_go_to_person, args=(f"{key}-search", managers, bosses),
                  help="A manager opens their team (their direct reports); a rep opens them within their team.")

@@ -16,7 +16,8 @@ shown = run.cached(page_data.coverage, sel)
 people = run.cached(page_data.filter_options, sel.forecast_id, sel.time_period).people
 level, rows = shown.level, shown.members
 direct = shown.direct
-head = md_text(level.path[-1][1]) if level.path else "the top"
+head_name = level.path[-1][1] if level.path else "the top"
+head = md_text(head_name)
 page.hierarchy(level, people, sel.reps, key="coverage",
                worst_first=direct.sort_values("coverage_ratio", na_position="last")["user_id"].tolist())
 reps_below = rows[~rows["is_manager"]]
@@ -26,19 +27,24 @@ else:
     st.caption(f"**Direct reports** of {head} ({len(direct):,}: sub-teams and reps) are the bars; the spread and "
                f"the table are **everyone below** {head} ({len(rows):,} people, {len(reps_below):,} of them reps).")
 
+SPREAD_FROM = 10  # reps below the level before their spread says more than the bars
+spread = not sel.reps and len(reps_below) >= SPREAD_FROM
+left, right = st.columns(2) if spread else (st.container(), None)
+with left:
+    st.plotly_chart(charts.coverage_by_person(
+        direct, target, "Coverage of the chosen reps" if sel.reps else f"Coverage by direct report of {head_name}",
+        "No one reports to this level."), key="coverage-direct")
+if right is not None:
+    with right:
+        st.plotly_chart(charts.distribution(reps_below["coverage_ratio"], target,
+                                            title=f"Coverage of every rep below {head_name}",
+                                            axis="Open pipeline / remaining quota", unit="x", bin_width=0.25, cap=6.0,
+                                            nobody="No rep below this level has quota left to cover."),
+                        key="coverage-spread")
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.coverage_by_person(direct, target, "Coverage by direct report",
-                                              "No one reports to this level."), key="coverage-direct")
-with right:
-    st.plotly_chart(charts.distribution(reps_below["coverage_ratio"], target, title="Coverage of every rep below",
-                                        axis="Open pipeline / remaining quota", unit="x", bin_width=0.25, cap=6.0,
-                                        nobody="No rep below this level has quota left to cover."),
-                    key="coverage-spread")
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(charts.pipeline_vs_remaining(direct, "Open pipeline against remaining quota, direct reports"),
-                    key="coverage-pipeline")
+    st.plotly_chart(charts.pipeline_vs_remaining(direct, f"Open pipeline against quota left, direct reports of "
+                                                         f"{head_name}"), key="coverage-pipeline")
 with right:
     st.plotly_chart(charts.coverage_trend(shown.weekly, target, f"Coverage over the weeks, {r.what()}"),
                     key="coverage-trend")

@@ -12,7 +12,8 @@ sel, cfg = r.sel, r.settings.alerts
 shown = run.cached(page_data.reps, sel)
 level, rows, people = shown.level, shown.members, shown.people
 direct = shown.direct
-head = md_text(level.path[-1][1]) if level.path else "the top"
+head_name = level.path[-1][1] if level.path else "the top"
+head = md_text(head_name)
 page.hierarchy(level, people, sel.reps, key="reps",
                worst_first=direct.sort_values("attainment_pct", na_position="last")["user_id"].tolist())
 reps_below = rows[~rows["is_manager"]]
@@ -23,14 +24,21 @@ else:
                f"the leaderboard are **everyone below** {head} ({len(rows):,} people, {len(reps_below):,} of them "
                "reps).")
 
-left, right = st.columns(2)
+SPREAD_FROM = 10  # reps below the level before their spread says more than the bars
+spread = not sel.reps and len(reps_below) >= SPREAD_FROM
+left, right = st.columns(2) if spread else (st.container(), None)
 with left:
-    st.plotly_chart(charts.attainment_by_person(direct, "Quota attainment by direct report"), key="reps-attainment")
-with right:
-    st.plotly_chart(charts.distribution(reps_below["attainment_pct"], 100, title="Attainment of every rep below",
-                                        axis="Closed won / quota", unit="%", bin_width=10, cap=200,
-                                        nobody="No rep below this level has a quota."),
-                    key="reps-spread")
+    st.plotly_chart(charts.attainment_by_person(
+        direct, "Quota attainment of the chosen reps" if sel.reps else f"Quota attainment by direct report of "
+                                                                         f"{head_name}"), key="reps-attainment")
+if right is not None:
+    with right:
+        st.plotly_chart(charts.distribution(reps_below["forecast_to_quota_pct"], cfg.on_track_from_pct,
+                                            title=f"Commit / quota of every rep below {head_name}",
+                                            axis="Commit / quota (on track from the line)", unit="%", bin_width=10,
+                                            cap=200, nobody="No rep below this level has a quota.",
+                                            risk_below=cfg.at_risk_below_pct),
+                        key="reps-spread")
 
 num = st.column_config.NumberColumn
 STATUS = {"at_risk": "At risk", "watch": "Watch", "on_track": "On track"}
