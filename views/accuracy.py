@@ -24,7 +24,13 @@ label = r.period_label(period)
 if period != sel.time_period:
     st.info(f"{md_text(r.period_label(sel.time_period))} has not ended, so its actual is not known yet; showing "
             f"{md_text(label)}, the latest ended period.")
-st.plotly_chart(charts.accuracy_by_week(shown.by_week, target, f"Accuracy of the commit call by week, {label}"),
+level = shown.level
+people = run.cached(page_data.filter_options, sel.forecast_id, period).people
+page.hierarchy(level, people, sel.reps, key="accuracy",
+               worst_first=shown.direct.sort_values("mean_accuracy_pct", na_position="last")["user_id"].tolist())
+whose = "the chosen reps" if sel.reps else level.path[-1][1] if level.path else "the top"
+st.plotly_chart(charts.accuracy_by_week(shown.by_week, target,
+                                        f"Accuracy of the commit call by week, {whose}, {label}"),
                 key="accuracy-by-week")
 
 num = st.column_config.NumberColumn
@@ -34,10 +40,6 @@ columns = {
     "mean_bias_pct": num("Mean bias", format="%+.1f%%"),
     "actual_amount": num("Actual (closed won)", format="dollar"), "weeks": num("Weeks"),
 }
-level = shown.level
-people = run.cached(page_data.filter_options, sel.forecast_id, period).people
-page.hierarchy(level, people, sel.reps, key="accuracy",
-               worst_first=shown.direct.sort_values("mean_accuracy_pct", na_position="last")["user_id"].tolist())
 head = md_text(level.path[-1][1]) if level.path else "the top"
 below = level.below_rows(shown.summary)
 st.subheader("Direct reports", anchor=False)
