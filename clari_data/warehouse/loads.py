@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from ..config import AlertSettings
+from ..config import PERIOD_RE, AlertSettings
 from ..timeutil import naive_utc
 from .core import Cursor, WarehouseCore, WarehouseError, sql_statements
 
@@ -121,6 +121,10 @@ class Loads(WarehouseCore):
         if missing:
             raise ExportRejected("missing_list", f"the export has no '{missing[0]}' list; it was not loaded")
         period = doc["time_period"]
+        # The id names files, links and every page's subheader: only the shape Clari documents.
+        if not isinstance(period, str) or not PERIOD_RE.fullmatch(period):
+            raise ExportRejected("bad_period", f"the export's period id {ascii(str(period)[:40])} is not a fiscal "
+                                               "quarter shaped YYYY_QN; not loaded")
         if requested_period and period != requested_period:
             raise ExportRejected(
                 "period_fallback",

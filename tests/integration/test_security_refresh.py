@@ -135,21 +135,37 @@ def test_a_client_refuses_unsafe_ids_before_any_request(tmp_path):
     assert seen == []
 
 
-def test_an_unexpected_error_ends_the_run_as_failed(sim_settings, tmp_path, caplog):
-    """A period id that is not YYYY_QN (here answered for the current quarter) breaks the step that
-    derives the quarters before it: the run is recorded as failed with what happened."""
-    document = Export(period="FY26-Q1", users=small_org(), weeks=["2026-01-05"]).row(
-        "r1", "2026-01-05", commit=1, quota=2).document()
+def test_a_period_id_not_shaped_yyyy_qn_is_refused(sim_settings, tmp_path):
+    """Read from an export, a period id names pages, links and files: another shape is refused."""
+    document = Export(period="FY26-Q1 ![p](https://tracker.example/p.png)", users=small_org(),
+                      weeks=["2026-01-05"]).row("r1", "2026-01-05", commit=1, quota=2).document()
     with FakeClari("abc123", document) as clari:
         settings = settings_for(sim_settings, clari.base_url, tmp_path)
         settings = replace(settings, clari=replace(settings.clari, periods_back=1))
         with Warehouse.from_settings(settings) as wh:
+            before = wh.table_contents()
             result = run_refresh(settings, wh)
-            outcome, error = wh.cursor().execute(
-                "SELECT outcome, error FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
-    assert outcome in ("failed", "partial") and outcome != "running"
-    assert result.failures and "unexpected" in error and "FY26-Q1" in error
-    assert any(o.kind == "unexpected" for o in result.failures)
+            assert wh.table_contents() == before
+            outcome = sql_value(wh, "SELECT outcome FROM runs ORDER BY run_id DESC LIMIT 1")
+    [failed] = result.outcomes
+    assert failed.kind == "bad_period" and "YYYY_QN" in failed.error and outcome == "failed"
+
+
+def test_an_unexpected_error_ends_the_run_as_failed(sim_settings, simulator, monkeypatch, caplog):
+    """A bug between exports (here in deriving the quarters before the current one): the run is
+    recorded as failed with what happened, never left "running"; the traceback is in the log."""
+    from clari_data import refresh
+
+    def broken(current, periods_back):
+        raise ValueError(f"no quarter before {current}")
+
+    monkeypatch.setattr(refresh, "periods_ending_at", broken)
+    with Warehouse.from_settings(sim_settings) as wh:
+        result = run_refresh(sim_settings, wh)
+        outcome, error = wh.cursor().execute("SELECT outcome, error FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+    assert outcome == "partial" and "unexpected ValueError: no quarter before" in error  # the first export loaded
+    assert [o.kind for o in result.failures] == ["unexpected"]
+    assert "Traceback" in caplog.text and "Traceback" not in error
 
 
 def test_a_bug_inside_one_export_is_recorded_as_that_exports_failure(sim_settings, simulator, monkeypatch):
