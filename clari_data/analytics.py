@@ -6,7 +6,7 @@ thresholds (the change rule, coverage, the rep status cut-offs) are applied in S
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -108,12 +108,17 @@ class Level:
     path: list[tuple[str, str]]  # (user_id, name) from the top down to the manager shown
     direct: list[str]  # direct reports (sub-teams' managers and reps), in the people's order
     below: set[str]  # everyone below, at every level
+    head: list[str] = field(default_factory=list)  # whose roll-up the level is: the manager, else the top
 
     def direct_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         return rows[rows["user_id"].isin(self.direct)]
 
     def below_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         return rows[rows["user_id"].isin(self.below)]
+
+    def team_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The level's own rows (its manager, else the top) and everyone below."""
+        return rows[rows["user_id"].isin(self.below) | rows["user_id"].isin(self.head)]
 
 
 def top_of(people: pd.DataFrame) -> list[str]:
@@ -163,7 +168,9 @@ def level_of(people: pd.DataFrame, team: str | None, reps: tuple[str, ...] = ())
     """The hierarchy level a selection shows (see `Level`)."""
     if reps:
         return Level(team, hierarchy_path(people, team), list(reps), set(reps))
-    return Level(team, hierarchy_path(people, team), direct_reports(people, team), everyone_below(people, team))
+    head = [team] if team is not None else top_of(people)
+    return Level(team, hierarchy_path(people, team), direct_reports(people, team), everyone_below(people, team),
+                 head)
 
 
 # -- exports and labels ----------------------------------------------------------------------

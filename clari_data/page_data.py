@@ -159,7 +159,7 @@ def accuracy(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> Accura
         return None
     chosen = replace(sel, time_period=period)
     level = analytics.level_of(analytics.people(wh, sel.forecast_id, period, cur), sel.team, sel.reps)
-    rows = _below(analytics.accuracy_members(wh, _whole_level(chosen), cur), chosen, level)
+    rows = _team_rows(analytics.accuracy_members(wh, _whole_level(chosen), cur), chosen, level)
     pivot = rows.pivot_table(index="user_name", columns="week_number", values="accuracy_pct", aggfunc="mean")
     pivot.columns = [f"W{c}" for c in pivot.columns]
     return AccuracyData(period, rows, analytics.accuracy_by_week(rows), analytics.accuracy_summary(rows),
@@ -172,20 +172,19 @@ def _whole_level(sel: Selection) -> Selection:
     return sel if sel.reps else replace(sel, team=None)
 
 
-def _below(rows: pd.DataFrame, sel: Selection, level: Level) -> pd.DataFrame:
-    """The rows of everyone below the level, and the headline's own rows (in_headline: the chosen
-    reps, else the team's manager, else the top), which the members of the whole organisation mark
-    for its top instead."""
+def _team_rows(rows: pd.DataFrame, sel: Selection, level: Level) -> pd.DataFrame:
+    """The rows of the level's manager (else the top) and everyone below it, or of the chosen reps;
+    with the headline's own rows (in_headline: the chosen reps, else the team's manager, else the
+    top) marked for the selection, where the members of the whole organisation mark its top."""
     if "in_headline" in rows.columns and not sel.reps:
         heads = rows["user_id"] == sel.team if sel.team else rows["manager_user_id"].isna()
         rows = rows.assign(in_headline=heads)
-        return rows[rows["user_id"].isin(level.below) | rows["in_headline"]].reset_index(drop=True)
-    return rows[rows["user_id"].isin(level.below)].reset_index(drop=True)
+    return level.team_rows(rows).reset_index(drop=True)
 
 
 @dataclass(frozen=True)
 class CoverageData:
-    members: pd.DataFrame  # coverage_members: everyone below the selection's level (or the chosen reps)
+    members: pd.DataFrame  # coverage_members: the level's manager and everyone below (or the chosen reps)
     weekly: pd.DataFrame  # weekly_totals, for the trend
     level: Level
 
@@ -204,13 +203,13 @@ class CoverageData:
 
 def coverage(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> CoverageData:
     level = analytics.level_of(analytics.people(wh, sel.forecast_id, sel.time_period, cur), sel.team, sel.reps)
-    members = _below(analytics.coverage_members(wh, _whole_level(sel), cur), sel, level)
+    members = _team_rows(analytics.coverage_members(wh, _whole_level(sel), cur), sel, level)
     return CoverageData(members, analytics.weekly_totals(wh, sel, cur), level)
 
 
 @dataclass(frozen=True)
 class RepsData:
-    members: pd.DataFrame  # performance_members: the leaderboard of everyone below the level, managers included
+    members: pd.DataFrame  # performance_members: the leaderboard of the level's manager and everyone below
     people: pd.DataFrame  # everyone of the period, for names and the way up the hierarchy
     level: Level
 
@@ -222,7 +221,7 @@ class RepsData:
 def reps(wh: Warehouse, sel: Selection, cur: Cursor | None = None) -> RepsData:
     people = analytics.people(wh, sel.forecast_id, sel.time_period, cur)
     level = analytics.level_of(people, sel.team, sel.reps)
-    return RepsData(_below(analytics.performance_members(wh, _whole_level(sel), cur), sel, level), people, level)
+    return RepsData(_team_rows(analytics.performance_members(wh, _whole_level(sel), cur), sel, level), people, level)
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,14 @@ head_name = level.path[-1][1] if level.path else "the top"
 head = md_text(head_name)
 page.hierarchy(level, people, sel.reps, key="reps",
                worst_first=direct.sort_values("attainment_pct", na_position="last")["user_id"].tolist())
-reps_below = rows[~rows["is_manager"]]
+below = level.below_rows(rows)
+reps_below = below[~below["is_manager"]]
 if sel.reps:
     st.caption(f"The chosen rep(s): {len(rows):,} in the chart and the leaderboard.")
 else:
-    st.caption(f"**Direct reports** of {head} ({len(direct):,}: sub-teams and reps) are the bars; the spread and "
-               f"the leaderboard are **everyone below** {head} ({len(rows):,} people, {len(reps_below):,} of them "
-               "reps).")
+    st.caption(f"The bars are the **direct reports** of {head} ({len(direct):,}: sub-teams and reps); the spread is "
+               f"**every rep below** {head} ({len(reps_below):,}); the leaderboard is {head}'s own row and **everyone "
+               f"below** ({len(below):,} people).")
 
 SPREAD_FROM = 10  # reps below the level before their spread says more than the bars
 spread = not sel.reps and len(reps_below) >= SPREAD_FROM

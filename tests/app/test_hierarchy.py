@@ -92,8 +92,8 @@ def test_the_top_shows_its_direct_reports_and_says_what_the_charts_mean(big_app,
     [top] = analytics.top_of(people)
     rvps = set(people.loc[people["manager_user_id"] == top, "user_id"])
     assert all(b.key.removeprefix(f"{page}-down-") in rvps for b in at.button if b.key.startswith(f"{page}-down-"))
-    said = " ".join(c.value for c in at.caption)
-    assert "Direct reports" in said or "reporting to" in said
+    said = " ".join(c.value for c in at.caption).lower()
+    assert "direct reports" in said or "reporting to" in said
     assert "everyone below" in said and "1,999 people" in said
     if page != "accuracy":  # its chart is the weekly aggregate
         bars = figures(at)[0]
