@@ -3,6 +3,7 @@ loopback HTTP; the warehouse is always a real DuckDB file in a temporary folder.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,9 @@ from support import SIM_NOW, TEST_KEY
 from clari_data.config import ClariSettings, DemoSettings, Secret, Settings, WarehouseSettings
 from clari_data.simulator import SimulatorServer, SyntheticOrg
 from clari_data.warehouse import Warehouse
+
+# The shipped config shows viewers only an error's type; a failing AppTest should say what broke.
+os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
 
 
 @pytest.fixture
