@@ -3,6 +3,8 @@ search), back up through the breadcrumb, each level's link reproducing it in a n
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from dashboard_server import Server, screenshot
 from playwright.sync_api import Page, expect
@@ -29,13 +31,11 @@ def here(page: Page) -> str:
 
 
 def shows(page: Page, level: str, exact: bool = True) -> None:
-    """Wait for the breadcrumb to end at `level` (a rerun's stale elements gone first)."""
+    """Wait for the breadcrumb to end at `level`, alone (a rerun's stale step gone)."""
     current = crumbs(page).locator("strong")
+    wanted = re.compile(f"^{re.escape(level)}$") if exact else level
+    expect(current.filter(has_text=wanted)).to_be_visible(timeout=TIMEOUT)
     expect(current).to_have_count(1, timeout=TIMEOUT)
-    if exact:
-        expect(current).to_have_text(level, timeout=TIMEOUT)
-    else:
-        expect(current).to_contain_text(level, timeout=TIMEOUT)
     ready(page)
 
 
