@@ -150,9 +150,14 @@ def inbox():
     controller.stop()
 
 
+# The band rule has no threshold to switch it off (it fires wherever a call lies outside its
+# caller's own band, which the demo has every day); these tests are about the threshold rules.
+THRESHOLD_RULES = tuple(r for r in ALERT_RULES if r != "band")
+
+
 def with_notify(settings: Settings, slack: SlackReceiver | None = None, inbox: Inbox | None = None,
                 alerts: dict | None = None, **notify_kwargs) -> Settings:
-    n = NotifySettings(
+    n = NotifySettings(slack_rules=THRESHOLD_RULES, email_rules=THRESHOLD_RULES,
         public_base_url=BASE,
         slack_enabled=slack is not None, slack_webhook_url=Secret(slack.url) if slack else None,
         email_enabled=inbox is not None, smtp_host="127.0.0.1", smtp_port=inbox.port if inbox else 25,
