@@ -34,9 +34,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from clari_data import pages as app_pages
+
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = (("/", "Overview"), ("/accuracy", "Forecast accuracy"), ("/coverage", "Pipeline coverage"),
-         ("/reps", "Rep performance"), ("/changes", "Recent changes"), ("/data", "Data & refresh"))
+# Every page of the registry; an older checkout (--app-root) may lack some: choose with --pages.
+PAGES = tuple((f"/{p.route}", p.title) for p in app_pages.PAGES)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 TARGET_S = 3.0
