@@ -172,6 +172,30 @@ def hierarchy(level: analytics.Level, people: pd.DataFrame, reps: tuple[str, ...
                  help="A manager opens their team (their direct reports); a rep opens them within their team.")
 
 
+SPREAD_FROM = 10  # reps below a level before their spread says more than the bars
+
+
+def level_header(key: str, level: analytics.Level, rows: pd.DataFrame, direct: pd.DataFrame,
+                 people: pd.DataFrame, reps: tuple[str, ...], worst_by: str,
+                 table: str) -> tuple[str, pd.DataFrame, pd.DataFrame, bool]:
+    """The breadcrumb and shortcuts of a per-person page, and the caption saying what its bars,
+    spread and `table` hold. Returns the level's head (a name, not yet escaped), everyone below it,
+    the reps below it, and whether the spread of those reps is drawn."""
+    head_name = level.path[-1][1] if level.path else "the top"
+    head = md_text(head_name)
+    hierarchy(level, people, reps, key=key,
+              worst_first=direct.sort_values(worst_by, na_position="last")["user_id"].tolist())
+    below = level.below_rows(rows)
+    reps_below = below[~below["is_manager"]]
+    if reps:
+        st.caption(f"The chosen rep(s): {len(rows):,} in the chart and the {table}.")
+    else:
+        st.caption(f"The bars are the **direct reports** of {head} ({len(direct):,}: sub-teams and reps); the spread "
+                   f"is **every rep below** {head} ({len(reps_below):,}); the {table} is {head}'s own row and "
+                   f"**everyone below** ({len(below):,} people).")
+    return head_name, below, reps_below, not reps and len(reps_below) >= SPREAD_FROM
+
+
 def _go_to_team(team: str | None) -> None:
     st.session_state["team"] = team
     st.session_state["rep"] = []

@@ -5,7 +5,6 @@ import streamlit as st
 
 from clari_data import charts, page_data
 from ui import page, run
-from ui.format import md_text
 
 r = page.start("coverage")
 sel, target = r.sel, r.settings.alerts.coverage_min
@@ -16,21 +15,8 @@ shown = run.cached(page_data.coverage, sel)
 people = run.cached(page_data.filter_options, sel.forecast_id, sel.time_period).people
 level, rows = shown.level, shown.members
 direct = shown.direct
-head_name = level.path[-1][1] if level.path else "the top"
-head = md_text(head_name)
-page.hierarchy(level, people, sel.reps, key="coverage",
-               worst_first=direct.sort_values("coverage_ratio", na_position="last")["user_id"].tolist())
-below = level.below_rows(rows)
-reps_below = below[~below["is_manager"]]
-if sel.reps:
-    st.caption(f"The chosen rep(s): {len(rows):,} in the chart and the table.")
-else:
-    st.caption(f"The bars are the **direct reports** of {head} ({len(direct):,}: sub-teams and reps); the spread is "
-               f"**every rep below** {head} ({len(reps_below):,}); the table is {head}'s own row and **everyone "
-               f"below** ({len(below):,} people).")
-
-SPREAD_FROM = 10  # reps below the level before their spread says more than the bars
-spread = not sel.reps and len(reps_below) >= SPREAD_FROM
+head_name, below, reps_below, spread = page.level_header("coverage", level, rows, direct, people, sel.reps,
+                                                       "coverage_ratio", "table")
 left, right = st.columns(2) if spread else (st.container(), None)
 with left:
     st.plotly_chart(charts.coverage_by_person(

@@ -5,28 +5,14 @@ import streamlit as st
 
 from clari_data import charts, page_data
 from ui import page, run
-from ui.format import md_text
 
 r = page.start("reps")
 sel, cfg = r.sel, r.settings.alerts
 shown = run.cached(page_data.reps, sel)
 level, rows, people = shown.level, shown.members, shown.people
 direct = shown.direct
-head_name = level.path[-1][1] if level.path else "the top"
-head = md_text(head_name)
-page.hierarchy(level, people, sel.reps, key="reps",
-               worst_first=direct.sort_values("attainment_pct", na_position="last")["user_id"].tolist())
-below = level.below_rows(rows)
-reps_below = below[~below["is_manager"]]
-if sel.reps:
-    st.caption(f"The chosen rep(s): {len(rows):,} in the chart and the leaderboard.")
-else:
-    st.caption(f"The bars are the **direct reports** of {head} ({len(direct):,}: sub-teams and reps); the spread is "
-               f"**every rep below** {head} ({len(reps_below):,}); the leaderboard is {head}'s own row and **everyone "
-               f"below** ({len(below):,} people).")
-
-SPREAD_FROM = 10  # reps below the level before their spread says more than the bars
-spread = not sel.reps and len(reps_below) >= SPREAD_FROM
+head_name, below, reps_below, spread = page.level_header("reps", level, rows, direct, people, sel.reps,
+                                                       "attainment_pct", "leaderboard")
 left, right = st.columns(2) if spread else (st.container(), None)
 with left:
     st.plotly_chart(charts.attainment_by_person(
