@@ -307,14 +307,14 @@ points AS (
 states AS (
     SELECT
         p.forecast_id, p.time_period, p.time_frame_id, p.user_id, p.export_id,
-        max(coalesce(c.adjustment_value, c.forecast_value)) FILTER (WHERE c.role = 'commit') AS commit_amount,
+        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'commit') AS commit_amount,
         max(c.forecast_value) FILTER (WHERE c.role = 'commit') AS commit_call_amount,
         max(c.adjustment_value) FILTER (WHERE c.role = 'commit') AS commit_adjustment_amount,
         bool_or(c.is_updated) FILTER (WHERE c.role = 'commit') AS commit_is_updated,
-        max(coalesce(c.adjustment_value, c.forecast_value)) FILTER (WHERE c.role = 'best_case') AS best_case_amount,
-        max(coalesce(c.quota_value, c.forecast_value, c.aggregation_total)) FILTER (WHERE c.role = 'quota') AS quota_amount,
-        max(coalesce(c.aggregation_total, c.forecast_value)) FILTER (WHERE c.role = 'closed') AS closed_amount,
-        max(coalesce(c.aggregation_total, c.forecast_value)) FILTER (WHERE c.role = 'pipeline') AS pipeline_amount,
+        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'best_case') AS best_case_amount,
+        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'quota') AS quota_amount,
+        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'closed') AS closed_amount,
+        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'pipeline') AS pipeline_amount,
         count(c.field_id) > 0 AS carried
     FROM points p
     LEFT JOIN role_cells c

@@ -9,3 +9,12 @@ CREATE OR REPLACE MACRO number_or_null(j) AS
 CREATE OR REPLACE MACRO epoch_ms_or_null(j) AS
     CASE WHEN is_number(j) AND abs(CAST(j AS DOUBLE)) < 1e14
          THEN make_timestamp(CAST(CAST(j AS DOUBLE) AS BIGINT) * 1000) END;
+
+-- The amount a cell gives the role its field plays ([fields]): a call (commit, best case) is the
+-- manager's adjustment where there is one, else the person's own; quota prefers the quota value;
+-- CRM totals (closed won, pipeline) their aggregation, else the forecast value they arrive as.
+-- Both role pivots (14_role_values.sql and load.sql's rebuild_role_versions) read cells through it.
+CREATE OR REPLACE MACRO role_amount(role, forecast_value, quota_value, adjustment_value, aggregation_total) AS
+    CASE WHEN role IN ('commit', 'best_case') THEN coalesce(adjustment_value, forecast_value)
+         WHEN role = 'quota' THEN coalesce(quota_value, forecast_value, aggregation_total)
+         ELSE coalesce(aggregation_total, forecast_value) END;

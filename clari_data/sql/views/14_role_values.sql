@@ -12,14 +12,14 @@ SELECT
     c.time_period,
     c.time_frame_id,
     c.user_id,
-    max(coalesce(c.adjustment_value, c.forecast_value)) FILTER (WHERE r.role = 'commit') AS commit_amount,
+    max(role_amount(r.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE r.role = 'commit') AS commit_amount,
     max(c.forecast_value) FILTER (WHERE r.role = 'commit') AS commit_call_amount,
     max(c.adjustment_value) FILTER (WHERE r.role = 'commit') AS commit_adjustment_amount,
     bool_or(c.is_updated) FILTER (WHERE r.role = 'commit') AS commit_is_updated,
-    max(coalesce(c.adjustment_value, c.forecast_value)) FILTER (WHERE r.role = 'best_case') AS best_case_amount,
-    max(coalesce(c.quota_value, c.forecast_value, c.aggregation_total)) FILTER (WHERE r.role = 'quota') AS quota_amount,
-    max(coalesce(c.aggregation_total, c.forecast_value)) FILTER (WHERE r.role = 'closed') AS closed_amount,
-    max(coalesce(c.aggregation_total, c.forecast_value)) FILTER (WHERE r.role = 'pipeline') AS pipeline_amount
+    max(role_amount(r.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE r.role = 'best_case') AS best_case_amount,
+    max(role_amount(r.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE r.role = 'quota') AS quota_amount,
+    max(role_amount(r.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE r.role = 'closed') AS closed_amount,
+    max(role_amount(r.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE r.role = 'pipeline') AS pipeline_amount
 FROM current_cells c
 JOIN field_roles r ON r.field_id = c.field_id
 GROUP BY ALL;
