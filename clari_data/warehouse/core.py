@@ -4,6 +4,7 @@ migrations, the views, and the settings the views read."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import uuid
@@ -67,6 +68,25 @@ def _busy_message(path: Path, exc: Exception) -> str:
     )
 
 
+def _newer_file_message(path: Path) -> str:
+    return (
+        f"The warehouse {path} was written by a newer DuckDB (2.0) than this dashboard runs "
+        f"({duckdb.__version__}, the newest whose DuckLake and PostgreSQL extensions install from PyPI). "
+        f"Nothing in it was changed. To keep its history, convert it: scripts/convert-warehouse {path} "
+        "(the original stays beside it). Or move it aside and the next refresh rebuilds it from Clari, "
+        "without the history of past exports."
+    )
+
+
+def _absolute_memory_limit(limit: str) -> str:
+    """DuckDB 1.5 takes only sizes: a share of memory ("50%") becomes that share of this machine's."""
+    text = limit.strip()
+    if not text.endswith("%"):
+        return text
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{int(total * float(text[:-1]) / 100) // (1 << 20)}MiB"
+
+
 # A warehouse opened by path alone gets the [warehouse] defaults, so that it and one opened from
 # default settings share DuckDB's instance (DuckDB refuses a second configuration for one file).
 DEFAULTS = WarehouseSettings()
@@ -87,10 +107,12 @@ class WarehouseCore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, str | int] = {"threads": threads or DEFAULTS.duckdb_threads}
         if memory_limit:
-            config["memory_limit"] = memory_limit
+            config["memory_limit"] = _absolute_memory_limit(memory_limit)
         try:
             self._con = duckdb.connect(str(self.path), config=config)
         except duckdb.IOException as exc:
+            if "newer version of duckdb" in str(exc).lower():
+                raise WarehouseError(_newer_file_message(self.path)) from None
             if "lock" in str(exc).lower():
                 raise WarehouseBusy(_busy_message(self.path, exc)) from None
             raise WarehouseError(f"cannot open the warehouse {self.path}: {exc}") from None

@@ -2,7 +2,7 @@
 package (commit 0ed633e, migrations 001-007, views created by migrations) opens with today's code,
 keeps every row, answers every view with the same columns and rows, and takes new loads.
 
-The fixture tests/fixtures/warehouse_0ed633e.duckdb.gz was made with
+The fixture tests/fixtures/warehouse_0ed633e.duckdb.gz (DuckDB 1.5.5) was made with
 `git worktree add /tmp/old 0ed633e`, then, in /tmp/old with this repository's virtualenv,
 `PYTHONPATH=/tmp/old python /work/main/tests/fixtures/make_warehouse_0ed633e.py out/v7.duckdb`
 (two demo refreshes of an 8-user simulated org with the clock at 2026-11-17 10:00 UTC, forecast
@@ -21,7 +21,7 @@ import pytest
 from builders import Export, small_org
 
 from clari_data import analytics
-from clari_data.warehouse import SQL_DIR, Warehouse
+from clari_data.warehouse import SQL_DIR, Warehouse, WarehouseError
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "warehouse_0ed633e.duckdb.gz"
 
@@ -107,3 +107,18 @@ def test_a_warehouse_made_by_the_old_code_upgrades_in_place(old_file, tmp_path):
         assert analytics.headline_of(analytics.weekly_totals(wh, sel)).commit == 360_000
         assert len(analytics.performance_members(wh, sel)) == 4
         assert analytics.data_status(wh).data_version == loaded[1].export_id
+
+
+def test_a_warehouse_written_by_duckdb_2_is_refused_untouched_with_what_to_do(tmp_path):
+    """tests/fixtures/warehouse_duckdb2.duckdb.gz is the same 0ed633e warehouse written by DuckDB 2.0,
+    which DuckDB 1.5 cannot read: the open says so and names the conversion, and changes nothing."""
+    path = tmp_path / "v2.duckdb"
+    with gzip.open(FIXTURE.with_name("warehouse_duckdb2.duckdb.gz")) as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    before = path.read_bytes()
+    with pytest.raises(WarehouseError) as raised:
+        Warehouse(path)
+    message = str(raised.value)
+    assert "newer DuckDB (2.0)" in message and f"scripts/convert-warehouse {path}" in message
+    assert "Traceback" not in message
+    assert path.read_bytes() == before

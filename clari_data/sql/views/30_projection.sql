@@ -162,9 +162,12 @@ quarters AS (
     SELECT DISTINCT time_period, period_start, period_end FROM projection_history WHERE forecast_id = forecast
 ),
 eligible AS (
+    -- A join, not a correlated count: DuckDB 1.5 fails to bind that subquery inside this macro.
     SELECT q.time_period
     FROM quarters q
-    WHERE (SELECT count(*) FROM quarters b WHERE b.period_end < q.period_start) >= projection_min_quarters()
+    JOIN quarters b ON b.period_end < q.period_start
+    GROUP BY q.time_period
+    HAVING count(*) >= projection_min_quarters()
 ),
 rows AS (
     SELECT h.*, v.closed_amount
