@@ -140,10 +140,30 @@ class WarehouseSettings:
     # and the diff, and each keeps memory of its own.
     threads: int | None = None
     downloads_dir: str | None = None  # where exports land before loading; default beside the warehouse
+    # "duckdb": the embedded file at `path`, one process. "ducklake": a DuckLake whose catalog is
+    # the PostgreSQL database `catalog` names and whose data files live under `data_path`, shared by
+    # one refresh worker and any number of dashboard replicas ([server] role).
+    backend: str = "duckdb"
+    catalog: str | None = None  # "postgres:dbname=clari host=db.internal port=5432 user=clari"
+    data_path: str | None = None  # a shared directory, or an object-store URL
+    # The catalog's PostgreSQL password: PGPASSWORD or [warehouse] password in .streamlit/secrets.toml only.
+    password: Secret | None = field(default=None, repr=False)
 
     @property
     def duckdb_threads(self) -> int:
         return self.threads or min(4, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    # "all": one process serves the pages and runs the schedule (the default). "web": a dashboard
+    # replica, with no scheduler; "Refresh now" leaves a request for the worker. "worker": what
+    # `python -m clari_data worker` runs, the schedule and every refresh. CLARI_ROLE overrides.
+    role: str = "all"
+
+
+ROLES = ("all", "web", "worker")
+BACKENDS = ("duckdb", "ducklake")
 
 
 @dataclass(frozen=True)
@@ -231,6 +251,7 @@ class Settings:
     demo: DemoSettings = DemoSettings()
     notify: NotifySettings = NotifySettings()
     access: AccessSettings = AccessSettings()
+    server: ServerSettings = ServerSettings()
     source_path: str | None = None  # the clari.toml that was read, if any
     deprecations: tuple[str, ...] = ()  # old setting names in use, each with what to write instead
 
@@ -265,6 +286,7 @@ SECTIONS: dict[str, type] = {
     "demo": DemoSettings,
     "notify": NotifySettings,
     "access": AccessSettings,
+    "server": ServerSettings,
 }
 
 
@@ -397,6 +419,11 @@ def _validate(s: Settings) -> None:
     if a.at_risk_below_pct > a.on_track_from_pct:
         raise ConfigError("[alerts] at_risk_below_pct must not be above on_track_from_pct")
     _validate_warehouse(s.warehouse)
+    if s.server.role not in ROLES:
+        raise ConfigError(f"[server] role (or CLARI_ROLE) must be one of {', '.join(ROLES)}, not {s.server.role!r}")
+    if s.server.role == "web" and s.warehouse.backend != "ducklake":
+        raise ConfigError("[server] role = \"web\" needs [warehouse] backend = \"ducklake\": a dashboard replica reads "
+                          "the lake the worker writes, and a DuckDB file is open to one process only")
     sch = s.schedule
     if sch.interval_minutes is not None and sch.interval_minutes <= 0:
         raise ConfigError("[schedule] interval_minutes must be above 0")
@@ -421,6 +448,18 @@ def _validate_warehouse(w: WarehouseSettings) -> None:
     if w.memory_limit is not None and not MEMORY_LIMIT_RE.fullmatch(w.memory_limit):
         raise ConfigError(f"[warehouse] memory_limit {w.memory_limit!r} is not a size or a share of memory, "
                           "e.g. \"2GB\", \"512MB\" or \"50%\"")
+    if w.backend not in BACKENDS:
+        raise ConfigError(f"[warehouse] backend must be one of {', '.join(BACKENDS)}, not {w.backend!r}")
+    if w.backend == "ducklake":
+        if not w.catalog or not w.catalog.startswith("postgres:"):
+            raise ConfigError("[warehouse] catalog must name the DuckLake catalog's PostgreSQL database, e.g. "
+                              "\"postgres:dbname=clari host=db.internal port=5432 user=clari\"")
+        if re.search(r"(^|[\s:])password\s*=", w.catalog, re.IGNORECASE):
+            raise ConfigError("[warehouse] catalog must not carry the password: set PGPASSWORD, or [warehouse] "
+                              "password in .streamlit/secrets.toml")
+        if not w.data_path or not w.data_path.strip():
+            raise ConfigError("[warehouse] data_path must name the lake's data directory (shared by every "
+                              "process), e.g. \"/srv/clari/lake/\"")
     if w.threads is not None and not 1 <= w.threads <= 256:
         raise ConfigError(f"[warehouse] threads must be between 1 and 256, not {w.threads}")
 
@@ -524,11 +563,15 @@ def load_settings(
                     raise ConfigError(
                         f"[notify] {key} is a secret and is not read from {path.name}: put it under [notify] in "
                         f".streamlit/secrets.toml, or set {NOTIFY_SECRETS[key]}")
+        if section == "warehouse" and isinstance(values, dict) and "password" in values:
+            raise ConfigError(f"[warehouse] password is a secret and is not read from {path.name}: put it under "
+                              "[warehouse] in .streamlit/secrets.toml, or set PGPASSWORD")
         values, notes = _section(section, values, getattr(settings, section))
         settings = replace(settings, **{section: values}, deprecations=settings.deprecations + tuple(notes))
 
     clari = settings.clari
     notify = settings.notify
+    warehouse_password = None
     secrets_file = Path(secrets_path or env.get("CLARI_SECRETS") or ".streamlit/secrets.toml")
     if secrets_file.exists():
         secrets = _read_toml(secrets_file, "secrets file")
@@ -536,6 +579,9 @@ def load_settings(
         if secret_key:
             clari = replace(clari, api_key=_coerce("clari", "api_key (secrets.toml)", "Secret | None", secret_key))
         notify = _notify_secrets(secrets.get("notify", {}), notify)
+        lake_password = secrets.get("warehouse", {}).get("password")
+        if lake_password:
+            warehouse_password = _coerce("warehouse", "password (secrets.toml)", "Secret | None", lake_password)
     for key, variable in NOTIFY_SECRETS.items():
         if env.get(variable):
             notify = replace(notify, **{key: Secret(env[variable])})
@@ -546,7 +592,14 @@ def load_settings(
     warehouse = settings.warehouse
     if env.get("CLARI_DB_PATH"):
         warehouse = replace(warehouse, path=env["CLARI_DB_PATH"])
-    settings = replace(settings, clari=clari, warehouse=warehouse, notify=notify)
+    if env.get("PGPASSWORD"):
+        warehouse_password = Secret(env["PGPASSWORD"])
+    if warehouse_password:
+        warehouse = replace(warehouse, password=warehouse_password)
+    server = settings.server
+    if env.get("CLARI_ROLE"):
+        server = replace(server, role=env["CLARI_ROLE"].strip().lower())
+    settings = replace(settings, clari=clari, warehouse=warehouse, notify=notify, server=server)
     _validate(settings)
     for note in settings.deprecations:
         log.warning("%s", note)

@@ -290,7 +290,7 @@ def test_unknown_key(tmp_path):
 def test_unknown_section(tmp_path):
     assert error(tmp_path, "[alert]\ncoverage_min = 2\n") == (
         f"{tmp_path / 'clari.toml'}: unknown section [alert]; known sections: clari, fields, warehouse, alerts, "
-        "schedule, demo, notify, access")
+        "schedule, demo, notify, access, server")
 
 
 def test_section_that_is_not_a_table(tmp_path):
@@ -476,14 +476,15 @@ def test_redacted_shows_whether_a_key_is_set(tmp_path):
 
 def test_redacted_is_plain_data_for_every_section():
     redacted = Settings().redacted()
-    assert list(redacted) == ["clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify", "access"]
+    assert list(redacted) == ["clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify", "access", "server"]
     assert redacted["clari"]["forecast_ids"] == ["net_arr"]
     assert redacted["clari"]["time_periods"] == []
     assert redacted["clari"]["types_to_export"] == list(DEFAULT_EXPORT_TYPES)
     assert redacted["fields"] == {"commit": "fc_commit", "best_case": "fc_best_case", "quota": "fc_quota",
                                   "closed": "crm_closed_won", "pipeline": "crm_pipeline"}
     assert redacted["warehouse"] == {"path": "data/clari.duckdb", "memory_limit": "50%", "threads": None,
-                                      "downloads_dir": None}
+                                      "downloads_dir": None, "backend": "duckdb", "catalog": None,
+                                      "data_path": None, "password": "(not set)"}
     assert redacted["schedule"]["cron"] == "0 6 * * *"
     assert redacted["demo"] == {"seed": 7, "users": 60, "advance_days_per_refresh": 1.0, "job_seconds": 0.3}
     assert "source_path" not in redacted
@@ -528,3 +529,38 @@ def test_warehouse_memory_limit_and_threads_are_checked(tmp_path):
     for bad, words in (('memory_limit = "lots"', "memory_limit"), ("threads = 0", "threads")):
         with pytest.raises(ConfigError, match=words):
             load(tmp_path, f"[warehouse]\n{bad}\n")
+
+
+def test_the_lake_settings_are_checked_and_its_password_comes_only_from_secrets(tmp_path):
+    config = tmp_path / "clari.toml"
+    config.write_text('[warehouse]\nbackend = "ducklake"\ncatalog = "postgres:dbname=clari host=db port=5432 user=clari"\n'
+                      'data_path = "/srv/lake/"\n')
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[warehouse]\npassword = "from-secrets"\n')
+    s = load_settings(config, env={}, secrets_path=secrets)
+    assert s.warehouse.backend == "ducklake" and s.warehouse.password.reveal() == "from-secrets"
+    assert "from-secrets" not in repr(s) and s.redacted()["warehouse"]["password"] == "(set)"
+    assert load_settings(config, env={"PGPASSWORD": "from-env"}, secrets_path=secrets).warehouse.password.reveal() == "from-env"
+    bad = {
+        'backend = "sqlite"': "backend must be one of duckdb, ducklake",
+        'backend = "ducklake"\ndata_path = "/l/"': "catalog must name",
+        'backend = "ducklake"\ncatalog = "postgres:dbname=c password=hunter2"\ndata_path = "/l/"': "must not carry the password",
+        'backend = "ducklake"\ncatalog = "postgres:dbname=c"': "data_path must name",
+        'password = "x"': "is a secret and is not read from clari.toml",
+    }
+    for body, message in bad.items():
+        config.write_text(f"[warehouse]\n{body}\n")
+        with pytest.raises(ConfigError, match=message) as raised:
+            load_settings(config, env={}, secrets_path=tmp_path / "none.toml")
+        assert "hunter2" not in str(raised.value)
+
+
+def test_the_role_comes_from_server_or_clari_role_and_a_replica_needs_the_lake(tmp_path):
+    config = tmp_path / "clari.toml"
+    config.write_text('[server]\nrole = "worker"\n')
+    assert load_settings(config, env={}).server.role == "worker"
+    assert load_settings(config, env={"CLARI_ROLE": "All"}).server.role == "all"
+    with pytest.raises(ConfigError, match="must be one of all, web, worker"):
+        load_settings(config, env={"CLARI_ROLE": "reader"})
+    with pytest.raises(ConfigError, match="needs \\[warehouse\\] backend = \"ducklake\""):
+        load_settings(config, env={"CLARI_ROLE": "web"})
