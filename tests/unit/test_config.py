@@ -476,7 +476,8 @@ def test_redacted_shows_whether_a_key_is_set(tmp_path):
 
 def test_redacted_is_plain_data_for_every_section():
     redacted = Settings().redacted()
-    assert list(redacted) == ["clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify", "access", "server"]
+    assert list(redacted) == ["clari", "fields", "warehouse", "alerts", "schedule", "demo", "notify", "access",
+                             "server"]
     assert redacted["clari"]["forecast_ids"] == ["net_arr"]
     assert redacted["clari"]["time_periods"] == []
     assert redacted["clari"]["types_to_export"] == list(DEFAULT_EXPORT_TYPES)
@@ -533,18 +534,20 @@ def test_warehouse_memory_limit_and_threads_are_checked(tmp_path):
 
 def test_the_lake_settings_are_checked_and_its_password_comes_only_from_secrets(tmp_path):
     config = tmp_path / "clari.toml"
-    config.write_text('[warehouse]\nbackend = "ducklake"\ncatalog = "postgres:dbname=clari host=db port=5432 user=clari"\n'
-                      'data_path = "/srv/lake/"\n')
+    config.write_text('[warehouse]\nbackend = "ducklake"\n'
+                      'catalog = "postgres:dbname=clari host=db port=5432 user=clari"\ndata_path = "/srv/lake/"\n')
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('[warehouse]\npassword = "from-secrets"\n')
     s = load_settings(config, env={}, secrets_path=secrets)
     assert s.warehouse.backend == "ducklake" and s.warehouse.password.reveal() == "from-secrets"
     assert "from-secrets" not in repr(s) and s.redacted()["warehouse"]["password"] == "(set)"
-    assert load_settings(config, env={"PGPASSWORD": "from-env"}, secrets_path=secrets).warehouse.password.reveal() == "from-env"
+    from_env = load_settings(config, env={"PGPASSWORD": "from-env"}, secrets_path=secrets)
+    assert from_env.warehouse.password.reveal() == "from-env"
     bad = {
         'backend = "sqlite"': "backend must be one of duckdb, ducklake",
         'backend = "ducklake"\ndata_path = "/l/"': "catalog must name",
-        'backend = "ducklake"\ncatalog = "postgres:dbname=c password=hunter2"\ndata_path = "/l/"': "must not carry the password",
+        'backend = "ducklake"\ncatalog = "postgres:dbname=c password=hunter2"\ndata_path = "/l/"':
+            "must not carry the password",
         'backend = "ducklake"\ncatalog = "postgres:dbname=c"': "data_path must name",
         'password = "x"': "is a secret and is not read from clari.toml",
     }
