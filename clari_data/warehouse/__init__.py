@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import AlertSettings, FieldRoles, Settings
+from .coordination import Coordination
 from .core import DATA_TABLES, DEFAULTS, SQL_DIR, Cursor, WarehouseBusy, WarehouseError, query_sql, sql_statements
 from .loads import EXPORT_COLUMNS, ExportRejected, LoadResult, Loads, file_sha256
 from .notifications import Notifications
@@ -25,7 +26,7 @@ __all__ = ["DATA_TABLES", "EXPORT_COLUMNS", "SQL_DIR", "Cursor", "ExportRejected
            "WarehouseBusy", "WarehouseError", "file_sha256", "query_sql", "sql_statements"]
 
 
-class Warehouse(Loads, Runs, Notifications):
+class Warehouse(Loads, Runs, Notifications, Coordination):
     def __init__(self, path: str | Path, *, roles: FieldRoles | None = None, alerts: AlertSettings | None = None,
                  memory_limit: str | None = DEFAULTS.memory_limit, threads: int | None = None) -> None:
         super().__init__(path, roles=roles, alerts=alerts, memory_limit=memory_limit, threads=threads)
