@@ -1,6 +1,9 @@
 # The dashboard as a container. Demo data when no key is given; with a key:
 #   docker run -p 8501:8501 -v clari-data:/data -e CLARI_API_KEY=... \
 #     -v $PWD/clari.toml:/app/clari.toml:ro clari-dashboard
+# The same image runs the scaled-out stack (docker-compose.yml): the refresh worker is this image
+# with the command `python -m clari_data worker`, each replica this image as it is, with CLARI_ROLE
+# saying which role a container plays.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -9,13 +12,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CLARI_DB_PATH=/data/clari.duckdb
 
+# /srv/clari/lake: where docker-compose.yml mounts the lake's data volume; a new volume takes the
+# owner of the directory it is mounted on, so the worker (not root) can write it.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \
-    && mkdir -p /data /app \
-    && chown app:app /data /app
+    && mkdir -p /data /app /srv/clari/lake \
+    && chown app:app /data /app /srv/clari/lake
 
 WORKDIR /app
 
-# Dependencies in their own layer: rebuilt only when the pinned requirements change.
+# Dependencies in their own layer: rebuilt only when the pinned requirements change. They include
+# DuckDB's DuckLake and PostgreSQL extensions as wheels: nothing is downloaded when a container runs.
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
