@@ -1,4 +1,4 @@
-"""Command line: `python -m clari_data refresh | status | simulator`.
+"""Command line: `python -m clari_data refresh | status | worker | simulator`.
 
 Every failure a user can cause or meet (bad configuration, a busy warehouse, a failing Clari)
 ends in one clear line and a non-zero exit, never a traceback.
@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
 
 from . import analytics, demo, notify
 from .config import ConfigError, check_period, load_settings
 from .refresh import Progress, run_refresh
 from .timeutil import naive_utc
-from .warehouse import Warehouse, WarehouseError
+from .warehouse import Warehouse, WarehouseBusy, WarehouseError
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 1, 2, 3
 
@@ -42,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--quiet", action="store_true", help="no progress lines")
 
     sub.add_parser("status", help="print freshness and the last runs")
+
+    worker = sub.add_parser("worker", help="run the schedule and every refresh, for dashboards of [server] role "
+                                           "\"web\"; several may run, one leads")
+    worker.add_argument("--id", dest="worker_id", metavar="NAME",
+                        help="this worker's name in logs and the published status (default: a random one)")
 
     sim = sub.add_parser("simulator", help="serve the built-in Clari Export API simulator on loopback")
     sim.add_argument("--port", type=int, default=8765)
@@ -76,7 +84,7 @@ def _progress_printer():
 
 def cmd_refresh(args, settings) -> int:
     show = None if args.quiet else _progress_printer()
-    with Warehouse.from_settings(settings) as wh:
+    with _writing(settings), Warehouse.from_settings(settings) as wh:
         result = run_refresh(settings, wh, forecasts=args.forecast, periods=args.period, trigger="cli",
                              progress=show)
         notify.after_refresh(settings, wh, result,
@@ -95,7 +103,8 @@ def cmd_refresh(args, settings) -> int:
 
 
 def cmd_status(args, settings) -> int:
-    with Warehouse.from_settings(settings) as wh:
+    # A lake is read beside its worker; the embedded file only when no other process holds it.
+    with Warehouse.from_settings(settings, **_reader(settings)) as wh:
         status = analytics.data_status(wh)
         runs = analytics.run_history(wh, limit=10)
     source = "demo data" if settings.demo_mode else settings.clari.base_url
@@ -116,6 +125,50 @@ def cmd_status(args, settings) -> int:
     return 0
 
 
+def _reader(settings) -> dict:
+    return {"writer": False} if settings.warehouse.backend == "ducklake" else {}
+
+
+class _writing:
+    """On a lake, a command-line refresh writes only when no worker leads (it takes the workers'
+    leader lock for its run); the embedded file's own lock does the same for a file."""
+
+    def __init__(self, settings) -> None:
+        self.leadership = None
+        if settings.warehouse.backend == "ducklake":
+            from .leader import PostgresLeadership, WorkerIdentity
+
+            self.leadership = PostgresLeadership(settings, WorkerIdentity(worker_id="cli-refresh"))
+
+    def __enter__(self):
+        if self.leadership is not None and not self.leadership.try_lead():
+            raise WarehouseBusy(f"{self.leadership.holder()} refreshes this lake: use \"Refresh now\" in a dashboard "
+                                "(it asks that worker), or stop the workers first.")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.leadership is not None:
+            self.leadership.release()
+
+
+def cmd_worker(args, settings) -> int:
+    from .leader import WorkerIdentity
+    from .worker import EXIT_LOST, Worker
+
+    identity = WorkerIdentity(worker_id=args.worker_id) if args.worker_id else WorkerIdentity()
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    code = Worker(settings, identity=identity).run(stop)
+    if code == EXIT_LOST:
+        # A refresh may still be running in this process while another worker leads: end it now,
+        # as a crash would (its Clari job is stored; the new leader polls it again).
+        logging.shutdown()
+        os._exit(EXIT_LOST)
+    return code
+
+
 def cmd_simulator(args) -> int:
     from .simulator import serve
 
@@ -131,13 +184,17 @@ def cmd_simulator(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    # A worker is a service: its log says when it leads, stands by, and takes requests.
+    logging.basicConfig(level=logging.INFO if args.verbose or args.command == "worker" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "worker" and not args.verbose:
+        for chatty in ("httpx", "httpcore", "apscheduler"):  # a line per request or per run
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.command == "simulator":
         return cmd_simulator(args)
     try:
         settings = load_settings(args.config)
-        return {"refresh": cmd_refresh, "status": cmd_status}[args.command](args, settings)
+        return {"refresh": cmd_refresh, "status": cmd_status, "worker": cmd_worker}[args.command](args, settings)
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

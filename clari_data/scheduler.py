@@ -1,9 +1,14 @@
-"""The refresh service: one per server process, owning the warehouse and the schedule.
+"""The refresh service of a process that refreshes: one per process, owning the warehouse and the schedule.
 
 A single APScheduler job does every refresh. "Refresh now" moves that job's next run time to now
 instead of adding a job, so `max_instances=1` guards manual and scheduled runs alike; a lock
 makes simultaneous requests from many sessions give exactly one run. Progress and results live
 here in memory (thread-safe), for pages to read; pages never run refreshes themselves.
+
+Which service a dashboard process gets depends on its role ([server] role, `process_service`):
+"all" (the default) runs this one; "web" (a replica) runs `replica.ReplicaService`, which reads
+the same picture from the warehouse and leaves requests there for the refresh worker
+(`worker.py`), which runs this one.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import duckdb
@@ -21,39 +25,26 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import access, demo, notify
+from . import demo, notify
 from .config import Settings
+from .leader import Leadership, PostgresLeadership, WorkerIdentity
 from .refresh import Progress, RefreshResult, run_refresh
+from .replica import ReplicaService
+from .service import RefreshState, RunRequest, Service, duration, refused
 from .timeutil import utc_now
-from .warehouse import Warehouse
+from .warehouse import Warehouse, WarehouseBusy
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "clari-refresh"
 
 
-@dataclass(frozen=True)
-class RefreshState:
-    """A consistent picture of the refresh service for one page render."""
-
-    running: bool
-    progress: Progress | None
-    last_finished_at: datetime | None
-    cooldown_remaining: float  # seconds until "Refresh now" is allowed again
-    next_run_at: datetime | None
-    runs_completed: int  # grows with every finished run: a page that saw fewer reruns itself
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    accepted: bool
-    message: str
-
-
 class RefreshService:
     def __init__(self, settings: Settings, warehouse: Warehouse | None = None,
-                 refresh: Callable[..., RefreshResult] = run_refresh) -> None:
+                 refresh: Callable[..., RefreshResult] = run_refresh, leadership: Leadership | None = None) -> None:
         self.settings = settings
+        # Held for as long as this service writes (role "all" on a lake: see process_service).
+        self._leadership = leadership
         self.warehouse = warehouse or Warehouse.from_settings(settings)
         self._refresh = refresh
         self._lock = threading.Lock()
@@ -111,6 +102,8 @@ class RefreshService:
             self.warehouse.close()
         except duckdb.Error:
             log.info("warehouse still in use at shutdown; the process's exit releases it")
+        if self._leadership is not None:
+            self._leadership.release()
 
     @property
     def scheduler(self) -> BackgroundScheduler:
@@ -125,19 +118,16 @@ class RefreshService:
         A manual run is checked here against `access.may_refresh` for `requested_by` (the signed-in
         address, when `sign_in` is configured), whatever the page's button showed: a forged click
         on a disabled widget ends here."""
-        if trigger == "manual":
-            decision = access.may_refresh(self.settings, sign_in=sign_in, email=requested_by)
-            if not decision.allowed:
-                log.warning("manual refresh refused for %s: %s", requested_by or "an anonymous visitor",
-                            decision.reason)
-                return RunRequest(False, decision.reason or "Not allowed to refresh.")
+        refusal = refused(self.settings, trigger, requested_by, sign_in)
+        if refusal:
+            return refusal
         with self._lock:
             if self._busy:
                 return RunRequest(False, "A refresh is already running; its progress is shown here.")
             remaining = 0.0 if ignore_cooldown else self._cooldown_remaining()
             if remaining > 0:
                 return RunRequest(False, f"Refreshed moments ago; the next manual refresh is allowed in "
-                                         f"{_duration(remaining)} (protects the Clari export quota).")
+                                         f"{duration(remaining)} (protects the Clari export quota).")
             self._busy = True
             self._pending = (trigger, requested_by)
             if trigger == "manual":
@@ -205,11 +195,6 @@ class RefreshService:
             self._progress = progress
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.999)
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
-
-
 # -- one service per process ---------------------------------------------------------------------
 # The registry hangs off the `sys` module rather than this module: Streamlit re-imports a changed
 # source file, and a fresh module-level variable would forget the running scheduler and start a
@@ -221,19 +206,42 @@ def _registry() -> dict:
     return sys.__dict__.setdefault(_REGISTRY_NAME, {"lock": threading.Lock(), "services": {}})
 
 
-def process_service(settings: Settings) -> RefreshService:
-    """The process's refresh service for these settings, created and started on first use."""
+def _key(settings: Settings) -> str:
+    w = settings.warehouse
+    return f"{w.catalog} {w.data_path}" if w.backend == "ducklake" else str(w.path)
+
+
+def process_service(settings: Settings) -> Service:
+    """The process's refresh service for these settings, created and started on first use: a
+    `ReplicaService` for [server] role "web", else a `RefreshService` (role "all")."""
     registry = _registry()
-    key = str(settings.warehouse.path)
+    key = _key(settings)
     with registry["lock"]:
         service = registry["services"].get(key)
         if service is not None and service.settings == settings and not service._stopped:
             return service
         if service is not None:  # the configuration changed: replace, never run two
             service.stop()
-        service = RefreshService(settings).start()
+        service = ReplicaService(settings).start() if settings.server.role == "web" else _writer(settings).start()
         registry["services"][key] = service
         return service
+
+
+def _writer(settings: Settings) -> RefreshService:
+    """Role "all": this process refreshes. On a lake it must be the only writer, as a refresh
+    worker would be: it takes the workers' leader lock, and says who holds it when it cannot."""
+    if settings.warehouse.backend != "ducklake":
+        return RefreshService(settings)
+    leadership = PostgresLeadership(settings, WorkerIdentity(worker_id="dashboard"))
+    if not leadership.try_lead():
+        raise WarehouseBusy(f"{leadership.holder()} refreshes this lake, and a dashboard of [server] role \"all\" "
+                            "would be a second writer: run the dashboards with role = \"web\" (CLARI_ROLE=web) "
+                            "beside the worker.")
+    try:
+        return RefreshService(settings, leadership=leadership)
+    except BaseException:
+        leadership.release()
+        raise
 
 
 def stop_process_services() -> None:
@@ -249,7 +257,8 @@ def running_schedulers() -> int:
     """How many refresh schedulers this process runs (tests assert it stays at one)."""
     registry = _registry()
     with registry["lock"]:
-        return sum(1 for s in registry["services"].values() if s.scheduler.running)
+        # By attribute, not class: a reloaded module's RefreshService is another class. Replicas have none.
+        return sum(1 for s in registry["services"].values() if getattr(s, "scheduler", None) and s.scheduler.running)
 
 
 atexit.register(stop_process_services)

@@ -1,5 +1,8 @@
 """One script run of a page: settings, the refresh service, a read snapshot, the selection.
 
+The refresh service is the process's: the one that refreshes ([server] role "all") or a replica's,
+reading what the refresh worker publishes in the warehouse (role "web"); pages see one interface.
+
 `app.py` builds the `PageRun` once per run and every page reads it with `current()`. All data a run
 shows comes through one snapshot cursor, so a refresh committing mid-render cannot mix two exports.
 Pages fetch their data with `cached(page_data.<page>, ...)`.
@@ -19,7 +22,8 @@ import streamlit as st
 from clari_data import access, alerts
 from clari_data.analytics import DataStatus, Selection
 from clari_data.config import ConfigError, Settings, load_settings
-from clari_data.scheduler import RefreshService, RefreshState, process_service
+from clari_data.scheduler import process_service
+from clari_data.service import RefreshState, Service
 from clari_data.timeutil import naive_utc, utc_now
 from clari_data.warehouse import Warehouse, WarehouseError
 
@@ -32,7 +36,7 @@ T = TypeVar("T")
 @dataclass
 class PageRun:
     settings: Settings
-    service: RefreshService
+    service: Service
     cur: duckdb.DuckDBPyConnection
     data_status: DataStatus  # the warehouse's, read once per run
     refresh: RefreshState  # the refresh service's
@@ -143,7 +147,11 @@ def settings_or_stop() -> Settings:
         st.stop()
 
 
-def service_or_stop(settings: Settings) -> RefreshService:
+def service_or_stop(settings: Settings) -> Service:
+    if settings.server.role == "worker":
+        st.error("**Configuration error:** [server] role \"worker\" is for `python -m clari_data worker`; a dashboard "
+                 "runs as \"web\" (a replica beside the worker) or \"all\" (one process that refreshes itself).")
+        st.stop()
     try:
         return process_service(settings)
     except WarehouseError as exc:
