@@ -1,11 +1,14 @@
 """Shared fixtures. Data is built in code (tests/builders.py) or served by the simulator over real
-loopback HTTP; the warehouse is always a real DuckDB file in a temporary folder."""
+loopback HTTP; the warehouse is a real DuckDB file in a temporary folder or, for a test that takes
+the `backend` fixture (through `wh` or `place`), also a real DuckLake on a real PostgreSQL
+(tests/postgres.py): such a test runs once per backend, its id ending in [duckdb] or [ducklake]."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import replace
 
+import postgres
 import pytest
 from support import SIM_NOW, TEST_KEY
 
@@ -17,9 +20,70 @@ from clari_data.warehouse import Warehouse
 os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
 
 
+@pytest.fixture(scope="session")
+def _postgres():
+    """The session's PostgreSQL (tests/postgres.py), or a skip (a failure with REQUIRE_POSTGRES=1)."""
+    try:
+        server = postgres.session_server()
+    except postgres.PostgresUnavailable as exc:
+        postgres.unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(_postgres) -> str:
+    """libpq keywords of a PostgreSQL to test against: "host=127.0.0.1 port=N user=postgres"."""
+    return _postgres.conninfo
+
+
 @pytest.fixture
-def wh(tmp_path):
-    warehouse = Warehouse(tmp_path / "test.duckdb")
+def new_lake(_postgres, tmp_path):
+    """Makes lakes of the test's own: `new_lake(name)` is a fresh catalog database and a data
+    directory tmp_path/<name>-lake/; every one is dropped after the test."""
+    made = []
+
+    def make(name: str = "lake", password: str | None = None):
+        lake = postgres.new_lake(_postgres, tmp_path / f"{name}-lake", password)
+        made.append(lake)
+        return lake
+
+    yield make
+    for lake in made:
+        postgres.drop_lake(_postgres, lake)
+
+
+@pytest.fixture
+def lake_settings(new_lake, tmp_path) -> Settings:
+    """Default settings on a fresh lake of the test's own (backend = "ducklake")."""
+    return postgres.default_lake_settings(new_lake(), tmp_path)
+
+
+@pytest.fixture(params=["duckdb", "ducklake"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def place(backend, tmp_path, request):
+    """Makes places for a warehouse on the backend under test: `place(name)` is the file
+    tmp_path/<name>.duckdb, or a fresh lake; `Warehouse(place(...))` opens it, again and again."""
+    if backend == "duckdb":
+        return lambda name="test": tmp_path / f"{name}.duckdb"
+    make = request.getfixturevalue("new_lake")
+    lakes: dict = {}
+
+    def lake(name: str = "test"):
+        if name not in lakes:
+            lakes[name] = make(name)
+        return lakes[name]
+
+    return lake
+
+
+@pytest.fixture
+def wh(place):
+    warehouse = Warehouse(place())
     yield warehouse
     warehouse.close()
 

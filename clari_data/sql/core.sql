@@ -26,8 +26,13 @@ INSERT INTO field_roles (role, field_id) VALUES ($role, $field_id);
 SELECT at_risk_below_pct, on_track_from_pct FROM rep_status_cutoffs;
 
 -- name: set_rep_status_cutoffs
-INSERT OR REPLACE INTO rep_status_cutoffs (id, at_risk_below_pct, on_track_from_pct)
-VALUES (1, $at_risk_below_pct, $on_track_from_pct);
+-- Upserts are MERGE, on both backends: a lake has no keys for INSERT OR REPLACE or ON CONFLICT.
+MERGE INTO rep_status_cutoffs AS t
+USING (SELECT 1 AS id, $at_risk_below_pct AS at_risk_below_pct, $on_track_from_pct AS on_track_from_pct) AS s
+ON t.id = s.id
+WHEN MATCHED THEN UPDATE SET at_risk_below_pct = s.at_risk_below_pct, on_track_from_pct = s.on_track_from_pct
+WHEN NOT MATCHED THEN INSERT (id, at_risk_below_pct, on_track_from_pct)
+    VALUES (s.id, s.at_risk_below_pct, s.on_track_from_pct);
 
 -- name: data_version
 -- Changes whenever a load commits: the key for every cached query result.

@@ -107,38 +107,61 @@ WHERE time_period = $time_period
 QUALIFY row_number() OVER (PARTITION BY user_id, field_id, time_frame_id ORDER BY ordinal) = 1;
 
 -- name: upsert_users
-INSERT OR REPLACE INTO users
-    (user_id, name, email, crm_id, hierarchy_id, hierarchy_name, parent_hierarchy_id, parent_hierarchy_name,
-     scope_id, last_export_id)
-SELECT
-    u.userId, u.name, u.email, u.crmId, u.hierarchyId, u.hierarchyName,
-    u.parentHierarchyId, u.parentHierarchyName, u.scopeId, $export_id
-FROM (SELECT unnest(users) AS u FROM stage_doc)
-WHERE u.userId IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY u.userId) = 1;
+-- The lookup lists, latest description wins. Upserts are MERGE on both backends (a lake has no keys
+-- for INSERT OR REPLACE or ON CONFLICT); each source holds one row per key, as MERGE needs.
+MERGE INTO users AS t
+USING (
+    SELECT
+        u.userId AS user_id, u.name AS name, u.email AS email, u.crmId AS crm_id, u.hierarchyId AS hierarchy_id,
+        u.hierarchyName AS hierarchy_name, u.parentHierarchyId AS parent_hierarchy_id,
+        u.parentHierarchyName AS parent_hierarchy_name, u.scopeId AS scope_id, $export_id AS last_export_id
+    FROM (SELECT unnest(users) AS u FROM stage_doc)
+    WHERE u.userId IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY u.userId) = 1
+) AS s
+ON t.user_id = s.user_id
+WHEN MATCHED THEN UPDATE BY NAME
+WHEN NOT MATCHED THEN INSERT BY NAME;
 
 -- name: upsert_fields
-INSERT OR REPLACE INTO fields (field_id, field_name, field_type, last_export_id)
-SELECT f.fieldId, f.fieldName, f.fieldType, $export_id
-FROM (SELECT unnest(fields) AS f FROM stage_doc)
-WHERE f.fieldId IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY f.fieldId) = 1;
+MERGE INTO fields AS t
+USING (
+    SELECT f.fieldId AS field_id, f.fieldName AS field_name, f.fieldType AS field_type, $export_id AS last_export_id
+    FROM (SELECT unnest(fields) AS f FROM stage_doc)
+    WHERE f.fieldId IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY f.fieldId) = 1
+) AS s
+ON t.field_id = s.field_id
+WHEN MATCHED THEN UPDATE BY NAME
+WHEN NOT MATCHED THEN INSERT BY NAME;
 
 -- name: upsert_periods
-INSERT OR REPLACE INTO time_periods (time_period_id, label, year, type, start_date, end_date, crm_id)
-SELECT
-    p.timePeriodId, p.label, CAST(p.year AS VARCHAR), p.type,
-    try_cast(p.startDate AS DATE), try_cast(p.endDate AS DATE), p.crmId
-FROM (SELECT unnest(timePeriods) AS p FROM stage_doc)
-WHERE p.timePeriodId = $time_period
-QUALIFY row_number() OVER (PARTITION BY p.timePeriodId) = 1;
+MERGE INTO time_periods AS t
+USING (
+    SELECT
+        p.timePeriodId AS time_period_id, p.label AS label, CAST(p.year AS VARCHAR) AS year, p.type AS type,
+        try_cast(p.startDate AS DATE) AS start_date, try_cast(p.endDate AS DATE) AS end_date, p.crmId AS crm_id
+    FROM (SELECT unnest(timePeriods) AS p FROM stage_doc)
+    WHERE p.timePeriodId = $time_period
+    QUALIFY row_number() OVER (PARTITION BY p.timePeriodId) = 1
+) AS s
+ON t.time_period_id = s.time_period_id
+WHEN MATCHED THEN UPDATE BY NAME
+WHEN NOT MATCHED THEN INSERT BY NAME;
 
 -- name: upsert_frames
-INSERT OR REPLACE INTO time_frames (time_period_id, time_frame_id, start_date, end_date)
-SELECT $time_period, t.timeFrameId, try_cast(t.startDate AS DATE), try_cast(t.endDate AS DATE)
-FROM (SELECT unnest(timeFrames) AS t FROM stage_doc)
-WHERE t.timeFrameId IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY t.timeFrameId) = 1;
+MERGE INTO time_frames AS t
+USING (
+    SELECT
+        $time_period AS time_period_id, f.timeFrameId AS time_frame_id, try_cast(f.startDate AS DATE) AS start_date,
+        try_cast(f.endDate AS DATE) AS end_date
+    FROM (SELECT unnest(timeFrames) AS f FROM stage_doc)
+    WHERE f.timeFrameId IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY f.timeFrameId) = 1
+) AS s
+ON t.time_period_id = s.time_period_id AND t.time_frame_id = s.time_frame_id
+WHEN MATCHED THEN UPDATE BY NAME
+WHEN NOT MATCHED THEN INSERT BY NAME;
 
 -- name: diff_counts
 WITH cur AS (
@@ -358,8 +381,11 @@ SELECT export_id, time_period FROM exports WHERE job_id = $job_id;
 
 -- name: confirm_export
 -- An identical file taken later: the stored export holds as of then (migration 010).
-INSERT INTO export_confirmations (export_id, confirmed_at) VALUES ($export_id, $exported_at)
-ON CONFLICT (export_id) DO UPDATE SET confirmed_at = greatest(confirmed_at, excluded.confirmed_at);
+MERGE INTO export_confirmations AS t
+USING (SELECT $export_id AS export_id, $exported_at AS confirmed_at) AS s
+ON t.export_id = s.export_id
+WHEN MATCHED THEN UPDATE SET confirmed_at = greatest(t.confirmed_at, s.confirmed_at)
+WHEN NOT MATCHED THEN INSERT (export_id, confirmed_at) VALUES (s.export_id, s.confirmed_at);
 
 -- name: latest_export_of
 SELECT export_id, file_sha256

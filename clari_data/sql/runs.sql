@@ -1,7 +1,9 @@
 -- Refresh bookkeeping: runs, the export attempts in them, Clari jobs in flight, the demo clock,
 -- and what a refresh asks before it exports. Ids are max + 1 under the warehouse's write lock
--- (one writing process per file), not sequences: after a crash DuckDB replays committed rows from
--- the WAL but not a sequence's state, so a sequence would hand out an id a replayed row holds.
+-- (one writing process: the file's, or the lake's leading worker), not sequences: after a crash
+-- DuckDB replays committed rows from the WAL but not a sequence's state, so a sequence would hand
+-- out an id a replayed row holds; and a lake has none. Upserts are MERGE (a lake has no keys for
+-- INSERT OR REPLACE), and no INSERT returns its row (a lake refuses RETURNING).
 
 -- name: in_flight_job
 SELECT job_id
@@ -12,17 +14,22 @@ ORDER BY queued_at DESC
 LIMIT 1;
 
 -- name: remember_job
-INSERT OR REPLACE INTO export_jobs (job_id, forecast_id, requested_period, queued_at, status, updated_at)
-VALUES ($job_id, $forecast_id, $requested_period, $now, 'in_flight', $now);
+MERGE INTO export_jobs AS t
+USING (SELECT $job_id AS job_id, $forecast_id AS forecast_id, $requested_period AS requested_period,
+              $now AS queued_at, 'in_flight' AS status, $now AS updated_at) AS s
+ON t.job_id = s.job_id
+WHEN MATCHED THEN UPDATE BY NAME
+WHEN NOT MATCHED THEN INSERT BY NAME;
 
 -- name: set_job_status
 UPDATE export_jobs SET status = $status, updated_at = $now WHERE job_id = $job_id;
 
+-- name: next_run_id
+SELECT coalesce(max(run_id), 0) + 1 FROM runs;
+
 -- name: start_run
 INSERT INTO runs (run_id, trigger, requested_by, started_at, outcome, pid)
-SELECT coalesce(max(run_id), 0) + 1, $trigger, $requested_by, $now, 'running', $pid
-FROM runs
-RETURNING run_id;
+VALUES ($run_id, $trigger, $requested_by, $now, 'running', $pid);
 
 -- name: record_attempt
 INSERT INTO export_attempts
@@ -49,7 +56,11 @@ WHERE outcome = 'running';
 SELECT sim_now FROM demo_clock WHERE id = 1;
 
 -- name: set_demo_clock
-INSERT OR REPLACE INTO demo_clock (id, sim_now) VALUES (1, $sim_now);
+MERGE INTO demo_clock AS t
+USING (SELECT 1 AS id, $sim_now AS sim_now) AS s
+ON t.id = s.id
+WHEN MATCHED THEN UPDATE SET sim_now = s.sim_now
+WHEN NOT MATCHED THEN INSERT (id, sim_now) VALUES (s.id, s.sim_now);
 
 -- name: latest_current_period
 -- The period Clari answered the newest export asked for "the current quarter" with.
@@ -74,4 +85,8 @@ WHERE e.forecast_id = $forecast_id AND e.time_period = $time_period
 SELECT value FROM tenant_facts WHERE name = $name;
 
 -- name: remember_tenant_fact
-INSERT OR REPLACE INTO tenant_facts (name, value, learned_at) VALUES ($name, $value, $now);
+MERGE INTO tenant_facts AS t
+USING (SELECT $name AS name, $value AS value, $now AS learned_at) AS s
+ON t.name = s.name
+WHEN MATCHED THEN UPDATE SET value = s.value, learned_at = s.learned_at
+WHEN NOT MATCHED THEN INSERT (name, value, learned_at) VALUES (s.name, s.value, s.learned_at);

@@ -88,15 +88,18 @@ class Loads(WarehouseCore):
         exported_at = naive_utc(exported_at)
         stmts = sql_statements("load.sql")
         size = 0
+
+        def load(cur: Cursor) -> LoadResult:
+            nonlocal size
+            known = cur.execute(stmts["export_of_job"], {"job_id": job_id}).fetchone()
+            if known:
+                return LoadResult("unchanged", known[0], known[1])
+            size = path.stat().st_size
+            sha = file_sha256(path)
+            return self._load(cur, stmts, path, size, sha, forecast_id, job_id, requested_period, exported_at,
+                              rows_truncated, thresholds or AlertSettings())
         try:
-            with self.transaction() as cur:
-                known = cur.execute(stmts["export_of_job"], {"job_id": job_id}).fetchone()
-                if known:
-                    return LoadResult("unchanged", known[0], known[1])
-                size = path.stat().st_size
-                sha = file_sha256(path)
-                return self._load(cur, stmts, path, size, sha, forecast_id, job_id, requested_period, exported_at,
-                                  rows_truncated, thresholds or AlertSettings())
+            return self.atomically(load)
         except duckdb.OutOfMemoryException as exc:
             raise WarehouseError(self._out_of_memory(path, size, exc)) from None
 

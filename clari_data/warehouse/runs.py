@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..timeutil import naive_utc
-from .core import WarehouseCore, sql_statements
+from .core import Cursor, WarehouseCore, sql_statements
 
 
 def _runs(name: str) -> str:
@@ -29,9 +29,12 @@ class Runs(WarehouseCore):
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(self, trigger: str, requested_by: str | None = None, pid: int | None = None) -> int:
-        with self.transaction() as cur:
-            return cur.execute(_runs("start_run"), {"trigger": trigger, "requested_by": requested_by,
-                                                    "now": naive_utc(), "pid": pid}).fetchone()[0]
+        def start(cur: Cursor) -> int:
+            run_id = cur.execute(_runs("next_run_id")).fetchone()[0]
+            cur.execute(_runs("start_run"), {"run_id": run_id, "trigger": trigger, "requested_by": requested_by,
+                                             "now": naive_utc(), "pid": pid})
+            return int(run_id)
+        return self.atomically(start)
 
     def record_attempt(self, run_id: int, *, forecast_id: str, requested_period: str | None, started_at: datetime,
                        status: str, time_period: str | None = None, job_id: str | None = None,

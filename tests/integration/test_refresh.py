@@ -1,4 +1,5 @@
-"""Refresh against the simulator over real loopback HTTP, into a real DuckDB file."""
+"""Refresh against the simulator over real loopback HTTP, into a real DuckDB file and a real
+DuckLake (the tests taking `backend`, through the settings below, run on both)."""
 
 import os
 import subprocess
@@ -7,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from postgres import on_backend
 from support import SIM_NOW, TEST_KEY, posts, sql_value
 
 from clari_data import analytics
@@ -19,11 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
+def sim_settings(sim_settings, backend, request):
+    """conftest's settings on the simulator, on the backend under test."""
+    return on_backend(sim_settings, backend, request)
+
+
+@pytest.fixture
+def demo_settings(demo_settings, backend, request):
+    return on_backend(demo_settings, backend, request)
+
+
+@pytest.fixture
 def sim_wh(sim_settings):
     warehouse = Warehouse.from_settings(sim_settings)
     yield warehouse
     warehouse.close()
-
 
 
 

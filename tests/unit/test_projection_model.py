@@ -61,9 +61,9 @@ def ended_quarter(wh: Warehouse, folder, i: int, period: str, start: date, scale
 
 
 @pytest.fixture
-def tenant(tmp_path):
+def tenant(place, tmp_path):
     """Four ended quarters, and the open one with Rex calling 125,000 and 30,000 closed."""
-    wh = Warehouse(tmp_path / "projection.duckdb")
+    wh = Warehouse(place("projection"))
     for i, (period, start) in enumerate(ENDED):
         ended_quarter(wh, tmp_path, i, period, start)
     load(wh, tmp_path, OPEN[0], OPEN[1], {"r1": 125_000, "r2": 200_000, "r3": 100_000},

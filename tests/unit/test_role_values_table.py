@@ -70,8 +70,8 @@ def test_a_rejected_load_leaves_the_table_as_it_was(wh, tmp_path):
     assert rows(wh, "SELECT * FROM current_role_values") == before
 
 
-def test_changed_field_roles_rebuild_the_table(tmp_path):
-    path = tmp_path / "w.duckdb"
+def test_changed_field_roles_rebuild_the_table(place, tmp_path):
+    path = place()
     with Warehouse(path) as wh:
         load(wh, export("2026_Q1", [W1, W2], 100), tmp_path / "1.json", "j1", None, 17)
         commit_before = value(wh, "SELECT sum(commit_amount) FROM role_values")

@@ -113,21 +113,21 @@ def test_a_rejected_load_leaves_the_history_as_it_was(wh, tmp_path):
     assert rows(wh, "SELECT * FROM role_value_versions") == before
 
 
-def test_changed_field_roles_rebuild_the_history_as_the_loads_would_have_kept_it(tmp_path):
+def test_changed_field_roles_rebuild_the_history_as_the_loads_would_have_kept_it(place, tmp_path):
     swapped = FieldRoles(commit="fc_best_case", best_case="fc_commit")
-    with Warehouse(tmp_path / "a.duckdb") as wh:
+    with Warehouse(place("a")) as wh:
         history(wh, tmp_path)
-    with Warehouse(tmp_path / "a.duckdb", roles=swapped) as wh:
+    with Warehouse(place("a"), roles=swapped) as wh:
         rebuilt = rows(wh, "SELECT * FROM role_value_versions")
-    with Warehouse(tmp_path / "b.duckdb", roles=swapped) as wh:
+    with Warehouse(place("b"), roles=swapped) as wh:
         (tmp_path / "b").mkdir()
         shown = history(wh, tmp_path / "b")
         assert rows(wh, "SELECT * FROM role_value_versions") == rebuilt
         assert_history_complete(wh, shown)
 
 
-def test_a_warehouse_from_before_the_history_gets_it_filled_at_open(tmp_path):
-    path = tmp_path / "w.duckdb"
+def test_a_warehouse_from_before_the_history_gets_it_filled_at_open(place, tmp_path):
+    path = place()
     with Warehouse(path) as wh:
         shown = history(wh, tmp_path)
         expected = rows(wh, "SELECT * FROM role_value_versions")

@@ -234,10 +234,10 @@ def test_moves_between_marks_the_moves_that_count(wh, tmp_path):
     assert set(zip(counted["user_id"], counted["field_id"])) == {("r1", "fc_commit"), ("r3", "crm_closed_won")}
 
 
-def test_rep_status_cut_offs_come_from_the_settings(tmp_path):
+def test_rep_status_cut_offs_come_from_the_settings(place, tmp_path):
     from clari_data.warehouse import Warehouse
 
-    path = tmp_path / "w.duckdb"
+    path = place()
     with Warehouse(path, alerts=AlertSettings(at_risk_below_pct=60, on_track_from_pct=95)) as wh:
         wh.load_export(golden_export().write(tmp_path / "golden.json"), forecast_id="net_arr", job_id="job-1",
                        requested_period="2026_Q1", exported_at=EXPORTED)

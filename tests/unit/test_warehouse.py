@@ -1,4 +1,5 @@
-"""The warehouse on real DuckDB files: loads, history, idempotency, atomicity, validation."""
+"""The warehouse on real DuckDB files and real DuckLakes (tests taking `wh` or `place` run on
+both backends): loads, history, idempotency, atomicity, validation."""
 
 import json
 from datetime import datetime
@@ -22,8 +23,8 @@ def count(wh, sql, params=None):
     return wh.cursor().execute(sql, params or []).fetchone()[0]
 
 
-def test_migrations_apply_once_and_reopen(tmp_path):
-    path = tmp_path / "w.duckdb"
+def test_migrations_apply_once_and_reopen(place):
+    path = place()
     Warehouse(path).close()
     with Warehouse(path) as wh:
         versions = [r[0] for r in wh.cursor().execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
@@ -170,7 +171,7 @@ def test_runs_and_attempts_are_recorded(wh):
     assert row == ("manual", "ana@example.com", "failed", "quota used up")
     other = wh.start_run("schedule")
     wh.close()
-    with Warehouse(wh.path) as reopened:  # as after a process died mid-run
+    with Warehouse(wh.target) as reopened:  # as after a process died mid-run
         assert count(reopened, "SELECT outcome FROM runs WHERE run_id = ?", [other]) == "failed"
 
 
@@ -317,6 +318,7 @@ def test_the_warehouse_code_holds_no_sql():
 
 
 def test_every_view_is_recreated_from_its_file(tmp_path):
+    """(A lake's views live in each process's memory, made from the files at every open.)"""
     path = tmp_path / "w.duckdb"
     with Warehouse(path) as wh:
         wh.cursor().execute("CREATE OR REPLACE VIEW pipeline_coverage AS SELECT 1 AS stale_definition")
@@ -325,8 +327,8 @@ def test_every_view_is_recreated_from_its_file(tmp_path):
         assert "coverage_ratio" in names and "stale_definition" not in names
 
 
-def test_tenant_facts_are_remembered_across_opens(tmp_path):
-    path = tmp_path / "w.duckdb"
+def test_tenant_facts_are_remembered_across_opens(place):
+    path = place()
     with Warehouse(path) as wh:
         assert wh.tenant_fact("crm_types_refused") is None
         wh.remember_tenant_fact("crm_types_refused", "true")
@@ -334,8 +336,8 @@ def test_tenant_facts_are_remembered_across_opens(tmp_path):
         assert wh.tenant_fact("crm_types_refused") == "true"
 
 
-def test_export_record_storage_and_memory_limit(tmp_path):
-    with Warehouse(tmp_path / "w.duckdb", memory_limit="512MB") as wh:
+def test_export_record_storage_and_memory_limit(place, tmp_path):
+    with Warehouse(place(), memory_limit="512MB") as wh:
         assert wh.export_record("job-1") is None
         loaded = load(wh, golden_export().write(tmp_path / "a.json"))
         record = wh.export_record("job-1")
