@@ -224,14 +224,16 @@ def check_data_path(lake: Lake, *, writer: bool) -> None:
 
 def lake_ddl(sql: str) -> str:
     """A migration as DuckLake takes it: without PRIMARY KEY, UNIQUE and CHECK constraints and
-    without sequences, which DuckLake does not have (it refuses the statement). NOT NULL and
-    DEFAULT stay. The migrations stay written for the embedded file, whose constraints guard its
-    data; on the lake the named statements keep keys unique themselves (MERGE, max + 1 ids under
-    the one writer's lock), the same SQL on both backends."""
+    without sequences, which DuckLake does not have (it refuses the statement); a primary key
+    column stays NOT NULL, as the key made it. NOT NULL and DEFAULT stay. The migrations stay
+    written for the embedded file, whose constraints guard its data; on the lake the named
+    statements keep keys unique themselves (MERGE, max + 1 ids under the one writer's lock), the
+    same SQL on both backends. (tests/integration/test_lake.py compares the two schemas.)"""
     text = re.sub(r"--[^\n]*", "", sql)
     text = re.sub(r"DROP\s+SEQUENCE\b[^;]*;", "", text, flags=re.IGNORECASE)
     text = re.sub(r",\s*(PRIMARY\s+KEY|UNIQUE)\s*\([^)]*\)", "", text, flags=re.IGNORECASE)
-    text = re.sub(r"\s+(PRIMARY\s+KEY|UNIQUE)\b", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"(\s+NOT\s+NULL)?\s+PRIMARY\s+KEY\b", " NOT NULL", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+UNIQUE\b", "", text, flags=re.IGNORECASE)
     out, i = [], 0
     for match in re.finditer(r"\s+CHECK\s*\(", text, flags=re.IGNORECASE):
         if match.start() < i:
