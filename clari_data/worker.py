@@ -14,7 +14,8 @@ once in its log who leads. The leader:
   `publish_seconds` (each write is a commit, on a lake a snapshot), and at least every
   `heartbeat_seconds` while a run goes on, so replicas can tell a silent worker from a slow job;
 - when the previous leader died mid-run (its status still says running), refreshes at once: the
-  refresh polls the Clari jobs that leader stored instead of queuing new exports.
+  refresh polls the Clari jobs that leader stored instead of queuing new exports;
+- on a lake, compacts it after each run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import duckdb
 
 from .config import Settings
 from .leader import Leadership, WorkerIdentity, leadership_for
-from .refresh import RefreshResult, run_refresh
+from .refresh import Progress, RefreshResult, run_refresh
 from .scheduler import RefreshService, RefreshState
 from .timeutil import naive_utc
 from .warehouse import Warehouse, WarehouseError
@@ -107,6 +108,7 @@ class Worker:
         self.leading.set()
         self._publish(service.state(), force=True)
         next_poll = 0.0
+        compacted = 0
         try:
             while not stop.is_set():
                 if not self.leadership.holds():
@@ -117,7 +119,11 @@ class Worker:
                 if now >= next_poll:
                     next_poll = now + self.poll_seconds
                     self._take_requests(warehouse, service)
-                self._publish(service.state())
+                state = service.state()
+                self._publish(state)
+                if state.runs_completed > compacted and not state.running:
+                    compacted = state.runs_completed
+                    self._compact(warehouse)
                 stop.wait(min(0.25, self.poll_seconds))
             if service.state().running:
                 log.info("stopping: waiting for the running refresh to end (kill the process to stop at once; "
@@ -131,49 +137,77 @@ class Worker:
             if not service._stopped:
                 service.stop()
 
+    def _compact(self, warehouse: Warehouse) -> None:
+        """A lake's upkeep after each run (about a second): the status writes and small rows the
+        run inlined in the catalog go into files, small files merge, old snapshots expire. Only the
+        leader does it; a replica's request meeting it is written again (Warehouse.atomically)."""
+        if self.settings.warehouse.backend != "ducklake":
+            return
+        started = time.monotonic()
+        try:
+            warehouse.compact()
+        except (WarehouseError, duckdb.Error) as exc:  # tried again after the next run
+            log.warning("could not compact the lake: %s", exc)
+            return
+        log.info("compacted the lake in %.1f s", time.monotonic() - started)
+
     def _take_requests(self, warehouse: Warehouse, service: RefreshService) -> None:
-        """Claim every pending request for one run, when no run is going on."""
+        """Claim every pending request when no run is going on, and start one run for those made
+        since the last run started."""
         if service.state().running:
             return
+        starting = self._identity_fields() | _content(RefreshState(True, Progress("queued", "refresh queued"), None,
+                                                                   0.0, None, 0))
         try:
-            claimed = warehouse.claim_refresh_requests(self.identity.worker_id)
+            claimed, to_run = warehouse.claim_refresh_requests(self.identity.worker_id, starting)
         except (WarehouseError, duckdb.Error) as exc:  # retried at the next poll (a lake's commit may conflict)
             log.warning("could not read refresh requests: %s", exc)
             return
         if not claimed:
             return
         first = claimed[0]
-        requested_by = next((r["requested_by"] for r in claimed if r["requested_by"]), None)
-        answer = service.request_run(first["trigger"], requested_by, ignore_cooldown=True)
+        if not to_run:
+            log.info("%d refresh request(s) (first from %s at %s) were made before the last run started, which "
+                     "answered them", len(claimed), first["origin"], first["requested_at"])
+            return
+        # The claim published a status: the next is due as for any other (and says what the service does).
+        self._published, self._published_at = None, time.monotonic()
+        requested_by = next((r["requested_by"] for r in to_run if r["requested_by"]), None)
+        answer = service.request_run(to_run[0]["trigger"], requested_by, ignore_cooldown=True)
         log.info("claimed %d refresh request(s) (first from %s at %s): %s", len(claimed), first["origin"],
                  first["requested_at"], answer.message)
 
     # -- publishing -------------------------------------------------------------------------
 
+    def _identity_fields(self) -> dict[str, Any]:
+        return {"worker_id": self.identity.worker_id, "host": self.identity.host, "pid": self.identity.pid,
+                "leading_since": self._leading_since, "updated_at": naive_utc()}
+
     def _publish(self, state: RefreshState, *, force: bool = False, stopped: bool = False) -> None:
-        p = state.progress
-        content: dict[str, Any] = {
-            "state": "stopped" if stopped else "running" if state.running else "idle",
-            "stage": p.stage if p else None, "message": p.message if p else None,
-            "forecast_id": p.forecast_id if p else None, "time_period": p.period if p else None,
-            "job_status": p.job_status if p else None, "step": p.step if p else None,
-            "steps": p.steps if p else None,
-            "last_finished_at": naive_utc(state.last_finished_at) if state.last_finished_at else None,
-            "next_run_at": naive_utc(state.next_run_at) if state.next_run_at else None,
-        }
+        content = _content(state, stopped=stopped)
         key = tuple(content.values())
         now = time.monotonic()
         since = now - self._published_at
-        changed = key != self._published
-        due = changed and since >= self.publish_seconds
+        due = key != self._published and since >= self.publish_seconds
         heartbeat = state.running and since >= self.heartbeat_seconds
         if not (force or due or heartbeat):
             return
         try:
-            self.service.warehouse.publish_worker_status(
-                worker_id=self.identity.worker_id, host=self.identity.host, pid=self.identity.pid,
-                leading_since=self._leading_since, updated_at=naive_utc(), **content)
+            self.service.warehouse.publish_worker_status(**self._identity_fields(), **content)
         except (WarehouseError, duckdb.Error) as exc:  # tried again at the next tick
             log.warning("could not publish the worker's status: %s", exc)
             return
         self._published, self._published_at = key, now
+
+
+def _content(state: RefreshState, *, stopped: bool = False) -> dict[str, Any]:
+    """The refresh service's state as the worker_status columns hold it."""
+    p = state.progress
+    return {
+        "state": "stopped" if stopped else "running" if state.running else "idle",
+        "stage": p.stage if p else None, "message": p.message if p else None,
+        "forecast_id": p.forecast_id if p else None, "time_period": p.period if p else None,
+        "job_status": p.job_status if p else None, "step": p.step if p else None, "steps": p.steps if p else None,
+        "last_finished_at": naive_utc(state.last_finished_at) if state.last_finished_at else None,
+        "next_run_at": naive_utc(state.next_run_at) if state.next_run_at else None,
+    }

@@ -16,6 +16,10 @@ ORDER BY r.requested_at, r.request_id;
 INSERT INTO refresh_claims (request_id, worker_id, claimed_at)
 SELECT unnest($request_ids), $worker_id, $now;
 
+-- name: last_run_started_at
+-- A request made before the last run started is answered by that run (its data is at least as new).
+SELECT max(started_at) FROM runs;
+
 -- name: clear_worker_status
 DELETE FROM worker_status;
 

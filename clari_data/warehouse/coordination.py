@@ -43,21 +43,36 @@ class Coordination(WarehouseCore):
             if own:
                 cur.close()
 
-    def claim_refresh_requests(self, worker_id: str, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Claim every pending request for one run, in one transaction; returns them, oldest first
-        (none: nothing was pending)."""
-        with self.transaction() as cur:
+    def claim_refresh_requests(self, worker_id: str, starting: dict[str, Any], now: datetime | None = None
+                               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Claim every pending request, in one transaction. Returns (claimed, to_run): those made
+        after the last run started, which ask for a new run, and for which `starting` (the status
+        of a run about to start) is published in the same transaction, so that no replica ever
+        sees them claimed while the worker looks idle. The others were made before the last run
+        started (on a lake, presses at the same moment commit in any order, some just after a
+        claim): that run answered them."""
+        def claim(cur: Cursor) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             pending = _rows(cur, _coordination("pending_refresh_requests"))
-            if pending:
-                cur.execute(_coordination("claim_refresh_requests"), {
-                    "request_ids": [r["request_id"] for r in pending], "worker_id": worker_id,
-                    "now": naive_utc(now)})
-        return pending
+            if not pending:
+                return [], []
+            cur.execute(_coordination("claim_refresh_requests"), {
+                "request_ids": [r["request_id"] for r in pending], "worker_id": worker_id, "now": naive_utc(now)})
+            last = cur.execute(_coordination("last_run_started_at")).fetchone()[0]
+            to_run = [r for r in pending if last is None or r["requested_at"] > last]
+            if to_run:
+                self._replace_status(cur, starting)
+            return pending, to_run
+
+        return self.atomically(claim)
 
     # -- the worker's status ----------------------------------------------------------------
 
     def publish_worker_status(self, **status: Any) -> None:
         """Replace the published status (the columns of STATUS_COLUMNS; missing ones are NULL)."""
+        self.atomically(lambda cur: self._replace_status(cur, status))
+
+    @staticmethod
+    def _replace_status(cur: Cursor, status: dict[str, Any]) -> None:
         unknown = set(status) - set(STATUS_COLUMNS)
         if unknown:
             raise TypeError(f"unknown worker status columns: {', '.join(sorted(unknown))}")
@@ -65,9 +80,8 @@ class Coordination(WarehouseCore):
         for name in ("leading_since", "last_finished_at", "next_run_at", "updated_at"):
             if params[name] is not None:
                 params[name] = naive_utc(params[name])
-        with self.transaction() as cur:
-            cur.execute(_coordination("clear_worker_status"))
-            cur.execute(_coordination("insert_worker_status"), params)
+        cur.execute(_coordination("clear_worker_status"))
+        cur.execute(_coordination("insert_worker_status"), params)
 
     def worker_status(self, cur: Cursor | None = None) -> dict[str, Any] | None:
         own = cur is None

@@ -1,6 +1,7 @@
-"""Roles on the embedded file, in one process: the refresh worker (clari_data/worker.py) and
-dashboard replicas (clari_data/replica.py) sharing nothing but the warehouse, against the simulator
-over loopback HTTP. The same logic on a lake with separate processes: test_roles_lake.py."""
+"""Roles in one process: the refresh worker (clari_data/worker.py) and dashboard replicas
+(clari_data/replica.py) sharing nothing but the warehouse, against the simulator over loopback
+HTTP, on both backends (a test taking `backend` runs on the embedded file and on a lake on a real
+PostgreSQL). With a worker and replicas in processes of their own: test_roles_lake.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import postgres
 import pytest
 from support import TEST_KEY, posts, wait_until
 
@@ -51,10 +53,10 @@ def running_worker(settings, refresh=run_refresh, **options):
 
 
 def replicas(worker, n=1, **options):
-    """Replica services reading the worker's warehouse (in one process they share its connection;
-    test_roles_lake.py gives each replica its own, in its own process)."""
-    made = [ReplicaService(worker.settings, warehouse=worker.service.warehouse, poll_seconds=0.1, **options).start()
-            for _ in range(n)]
+    """Replica services: on a lake each reads it through a connection of its own (writer=False),
+    as a replica process does; on the embedded file, which one process opens, through the worker's."""
+    shared = None if worker.settings.warehouse.backend == "ducklake" else worker.service.warehouse
+    made = [ReplicaService(worker.settings, warehouse=shared, poll_seconds=0.1, **options).start() for _ in range(n)]
     worker.replicas += made
     return made
 
@@ -69,8 +71,8 @@ def idle_settings(sim_settings, **schedule):
 
 
 @pytest.fixture
-def loaded(sim_settings):
-    settings = idle_settings(sim_settings)
+def loaded(sim_settings, backend, request):
+    settings = postgres.on_backend(idle_settings(sim_settings), backend, request)
     with Warehouse.from_settings(settings) as wh:
         assert run_refresh(settings, wh, trigger="cli").outcome == "success"
     return settings
@@ -167,10 +169,10 @@ def test_replicas_apply_the_access_rules_and_record_nothing_refused(loaded):
         wait_until(lambda: replica.state().runs_completed == 2)
 
 
-def test_a_new_leader_resumes_the_run_the_last_one_left(sim_settings, simulator, tmp_path):
+def test_a_new_leader_resumes_the_run_the_last_one_left(sim_settings, simulator, backend, request):
     """The leader died mid-export (its status still says running, its Clari job stored): the next
     leader refreshes at once and polls that job instead of queuing a new export."""
-    settings = idle_settings(sim_settings, interval_minutes=None)
+    settings = postgres.on_backend(idle_settings(sim_settings), backend, request)
     period = simulator.org.current_period()
     settings = replace(settings, clari=replace(settings.clari, time_periods=(period,)))
     with Warehouse.from_settings(settings) as wh:
@@ -219,9 +221,12 @@ def start_worker_process(settings, name: str, log: Path) -> subprocess.Popen:
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def test_a_second_worker_on_the_file_stands_by_until_it_is_free(loaded, tmp_path, caplog):
+def test_a_second_worker_on_the_file_stands_by_until_it_is_free(sim_settings, tmp_path):
     """The embedded file's own lock makes one writer: a second worker process says who holds the
     file and stands by, then leads once it is free."""
+    loaded = idle_settings(sim_settings)
+    with Warehouse.from_settings(loaded) as wh:
+        assert run_refresh(loaded, wh, trigger="cli").outcome == "success"
     log = tmp_path / "standby.log"
     with running_worker(loaded) as worker:
         standby = start_worker_process(loaded, "standby", log)

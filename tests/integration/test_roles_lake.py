@@ -1,0 +1,215 @@
+"""Roles with real parts: refresh workers as processes of their own (`python -m clari_data worker`)
+on a lake on a real PostgreSQL, dashboard replicas reading it through connections of their own,
+and the simulator over loopback HTTP counting the exports queued (each spends Clari quota).
+
+- Presses in two replicas at the same moment give one export, and both replicas then read the
+  new data; the command line and a dashboard of role "all" refuse to write beside the worker.
+- A standby worker takes over within seconds of a kill -9 of the leader mid-export, and polls
+  the Clari job the leader stored instead of queuing a new export.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import postgres
+import pytest
+from support import SIM_NOW, TEST_KEY, posts, wait_until
+
+from clari_data.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
+from clari_data.replica import ReplicaService
+from clari_data.scheduler import _writer
+from clari_data.simulator import SimulatorServer, SyntheticOrg
+from clari_data.warehouse import Warehouse, WarehouseBusy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcess:
+    """`python -m clari_data worker --id NAME` on the lake, with a downloads folder of its own (as on
+    a machine of its own) and its log in a file."""
+
+    def __init__(self, settings: Settings, folder: Path, name: str) -> None:
+        self.name = name
+        self.log_path = folder / f"worker-{name}.log"
+        w, c = settings.warehouse, settings.clari
+        config = folder / f"worker-{name}.toml"
+        periods = ", ".join(f'"{p}"' for p in c.time_periods)
+        config.write_text(
+            f'[clari]\nbase_url = "{c.base_url}"\npoll_interval_seconds = 0.05\ntime_periods = [{periods}]\n'
+            f'[warehouse]\nbackend = "ducklake"\ncatalog = "{w.catalog}"\ndata_path = "{w.data_path}"\n'
+            f'downloads_dir = "{folder / (name + "-downloads")}"\n'
+            f'[schedule]\nenabled = false\nmanual_cooldown_seconds = {settings.schedule.manual_cooldown_seconds}\n')
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "CLARI_CONFIG": str(config), "CLARI_API_KEY": TEST_KEY}
+        env.pop("CLARI_ROLE", None)
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen([sys.executable, "-m", "clari_data", "worker", "--id", name], cwd=ROOT,
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
+        found = []
+
+        def seen() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker {self.name} exited ({self.process.returncode}):\n{self.text()[-3000:]}")
+            found[:] = [re.search(pattern, self.text())]
+            return found[0] is not None
+
+        wait_until(seen, timeout=timeout, what=f"{pattern!r} in worker {self.name}'s log")
+        return found[0]
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started: list[WorkerProcess] = []
+
+    def start(settings: Settings, name: str) -> WorkerProcess:
+        worker = WorkerProcess(settings, tmp_path, name)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+        assert TEST_KEY not in worker.text()
+
+
+def on_lake(simulator: SimulatorServer, new_lake, tmp_path: Path, **schedule) -> Settings:
+    """The simulator's tenant, one period per run (its current quarter: one export each), on a fresh lake."""
+    base = Settings(
+        clari=ClariSettings(base_url=simulator.base_url, api_key=Secret(TEST_KEY), poll_interval_seconds=0.05,
+                            time_periods=(simulator.org.current_period(),)),
+        warehouse=WarehouseSettings(path=str(tmp_path / "unused.duckdb")),
+        schedule=ScheduleSettings(enabled=False, **schedule))
+    return postgres.lake_settings(base, new_lake())
+
+
+def test_presses_in_two_replicas_give_one_export_and_both_see_the_new_data(simulator, new_lake, tmp_path, workers):
+    settings = on_lake(simulator, new_lake, tmp_path, manual_cooldown_seconds=300)
+    worker = workers(settings, "a")
+    worker.wait_for(r"worker a on \S+ \(pid \d+\) leads:")
+    # The worker's first start loads the empty lake (its startup refresh: one export).
+    wait_until(lambda: posts(simulator) == 1, what="the startup export")
+    one, two = (ReplicaService(settings, poll_seconds=1.0).start() for _ in range(2))
+    try:
+        wait_until(lambda: all(r.state().runs_completed == 1 and not r.state().running for r in (one, two)),
+                   what="both replicas seeing the startup run")
+        assert one.warehouse.data_version() == two.warehouse.data_version() == 1
+        simulator.org.advance(1)  # the tenant's numbers move: the next export holds new data
+        barrier = threading.Barrier(2)
+        answers: dict[str, object] = {}
+
+        def press(name: str, replica: ReplicaService) -> None:
+            barrier.wait()
+            answers[name] = replica.request_run("manual", f"{name}@example.com")
+
+        pressed = time.monotonic()
+        threads = [threading.Thread(target=press, args=item) for item in (("one", one), ("two", two))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert any(a.accepted for a in answers.values()), answers
+        # The worker takes the request within its poll (1 s), and every replica sees its progress.
+        wait_until(lambda: posts(simulator) == 2, timeout=5, what="the worker queuing the export")
+        picked_up = time.monotonic() - pressed
+        wait_until(lambda: all(r.state().runs_completed == 2 and not r.state().running for r in (one, two)),
+                   timeout=15, what="both replicas seeing the run finished")
+        seen = time.monotonic() - pressed
+        assert posts(simulator) == 2  # one export for both presses
+        assert one.warehouse.data_version() == two.warehouse.data_version() == 2
+        for replica in (one, two):
+            state = replica.state()
+            assert state.progress.stage == "done" and "1 of 1 exports refreshed" in state.progress.message
+            assert 0 < state.cooldown_remaining <= 300
+            assert replica.warehouse.pending_refresh_requests() == []
+        print(f"\npress to the export queued: {picked_up:.2f} s; to both replicas showing the run done: {seen:.2f} s")
+        # Nothing else writes beside the worker: a dashboard of role "all" and the command line say who does.
+        with pytest.raises(WarehouseBusy, match=r"worker a on .* refreshes this lake.*role = \"web\""):
+            _writer(settings)
+        cli = subprocess.run([sys.executable, "-m", "clari_data", "refresh"], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "CLARI_API_KEY": TEST_KEY,
+                                  "CLARI_CONFIG": str(tmp_path / "worker-a.toml")}, timeout=60)
+        assert cli.returncode == 3 and "worker a on" in cli.stderr and "Refresh now" in cli.stderr, cli.stderr
+        status = subprocess.run([sys.executable, "-m", "clari_data", "status"], cwd=ROOT, capture_output=True,
+                                text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                "CLARI_CONFIG": str(tmp_path / "worker-a.toml")}, timeout=60)
+        assert status.returncode == 0 and "manual" in status.stdout, status.stderr
+    finally:
+        one.stop()
+        two.stop()
+
+
+def test_a_standby_takes_over_after_kill_9_mid_export_and_resumes_the_job(new_lake, tmp_path, workers):
+    # Slow jobs: the leader is killed while Clari still works on its export.
+    org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)
+    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=8).start() as simulator:
+        settings = on_lake(simulator, new_lake, tmp_path)
+        leader = workers(settings, "a")
+        leader.wait_for(r"worker a on \S+ \(pid \d+\) leads:")
+        standby = workers(settings, "b")
+        standby.wait_for(r"worker b on \S+ \(pid \d+\) standing by: worker a on \S+ \(pid \d+\) leads")
+        # The leader's startup refresh queues an export and stores its job before polling it.
+        reader = Warehouse.from_settings(settings, writer=False)
+        try:
+            wait_until(lambda: reader.in_flight_job("net_arr", settings.clari.time_periods[0]) is not None,
+                       timeout=30, what="the leader's stored Clari job")
+            [job_id] = simulator.jobs
+            assert reader.in_flight_job("net_arr", settings.clari.time_periods[0]) == job_id
+            assert simulator.jobs[job_id].status in ("SCHEDULED", "STARTED")
+            killed = time.monotonic()
+            leader.kill()
+            standby.wait_for(r"worker b on \S+ \(pid \d+\) leads:", timeout=60)
+            took_over = time.monotonic() - killed
+            wait_until(lambda: reader.refresh_overview()["runs_completed"] == 2 and reader.data_version() == 1,
+                       timeout=60, what="the standby's run finishing")
+            finished = time.monotonic() - killed
+            assert posts(simulator) == 1 and list(simulator.jobs) == [job_id]  # polled again, never queued anew
+            runs = reader.cursor().execute(
+                "SELECT trigger, outcome, error FROM runs ORDER BY run_id").fetchall()
+            assert runs[0] == ("startup", "failed", "the refresh process stopped before the run finished")
+            assert runs[1][1] == "success"
+            attempts = reader.cursor().execute(
+                "SELECT job_id, status FROM export_attempts WHERE run_id = 2").fetchall()
+            assert attempts == [(job_id, "loaded")]
+            assert reader.worker_status()["worker_id"] == "b"
+            assert "polling the Clari jobs it left" in standby.text() or "polling Clari job" in standby.text()
+            print(f"\nkill -9 to the standby leading: {took_over:.1f} s; to its run loading the job: {finished:.1f} s")
+            assert took_over < 60
+        finally:
+            reader.close()
+
+
+@pytest.fixture
+def simulator():
+    """The tests' tenant: a simulator on loopback, quick jobs, TEST_KEY (as conftest's, with the
+    SIM_NOW clock this module moves)."""
+    server = SimulatorServer(SyntheticOrg(seed=7, users=30, now=SIM_NOW), api_keys=(TEST_KEY,),
+                             job_seconds=0.05).start()
+    yield server
+    server.stop()
+
