@@ -155,8 +155,9 @@ def replica_state(overview: dict[str, Any], settings: Settings, now: datetime) -
             progress = _progress(status)
         elif status["state"] == "running":
             progress = Progress("failed", f"The refresh worker ({status['worker_id']} on {status['host']}) stopped "
-                                          f"reporting at {status['updated_at']:%H:%M:%S} UTC during a run; a standby "
-                                          "worker takes over and finishes it.", at=_aware(status["updated_at"]))
+                                          f"reporting at {status['updated_at']:%H:%M:%S} UTC during a run; the run "
+                                          "resumes when a worker leads again (a standby takes over within seconds).",
+                                at=_aware(status["updated_at"]))
         elif status["stage"] in ("done", "failed"):
             progress = _progress(status)
         if status["state"] == "idle":

@@ -254,3 +254,52 @@ def test_a_second_worker_on_the_file_stands_by_until_it_is_free(sim_settings, tm
 @pytest.fixture(autouse=True)
 def _info_logs(caplog):
     caplog.set_level(logging.INFO, logger="clari_data")
+
+
+def test_a_dashboard_of_role_all_on_a_lake_leads_like_a_worker(sim_settings, new_lake, caplog):
+    """Role "all" on a lake refreshes itself, so it takes the workers' lock: a worker started
+    beside it stands by, saying so, and leads once that dashboard stops."""
+    from clari_data.scheduler import process_service, stop_process_services
+
+    settings = postgres.lake_settings(idle_settings(sim_settings), new_lake())
+    service = process_service(settings)
+    worker = Worker(settings, identity=WorkerIdentity(worker_id="w2"), **FAST)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    try:
+        assert service.state().runs_completed == 0
+        thread.start()
+        wait_until(lambda: "standing by: worker dashboard on" in caplog.text, what="the worker standing by")
+        assert not worker.leading.is_set()
+        stop_process_services()
+        wait_until(worker.leading.is_set, what="the worker leading once the dashboard stopped")
+    finally:
+        stop_process_services()
+        stop.set()
+        thread.join(timeout=30)
+
+
+def test_a_worker_without_its_catalog_database_stands_by_and_says_why(sim_settings, caplog):
+    """PostgreSQL unreachable: the worker keeps trying, says why once, and the password appears
+    nowhere."""
+    from support import free_port
+
+    from clari_data.config import Secret
+
+    password = "PG-SECRET-PASSWORD-51c2"
+    lake = replace(sim_settings.warehouse, backend="ducklake", data_path="/tmp/unused-lake/",
+                   catalog=f"postgres:dbname=nothing host=127.0.0.1 port={free_port()} user=clari",
+                   password=Secret(password))
+    worker = Worker(replace(sim_settings, warehouse=lake), identity=WorkerIdentity(worker_id="w3"), **FAST)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: caplog.text.count("cannot reach the lake's catalog database") >= 1)
+        wait_until(lambda: caplog.text.count("trying again") >= 1)
+        assert not worker.leading.is_set()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert caplog.text.count("cannot reach the lake's catalog database") == 1  # said once, not at every try
+    assert "dbname=nothing host=127.0.0.1" in caplog.text and password not in caplog.text
