@@ -39,6 +39,10 @@ APP_PREFIX = "clari-worker "
 KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
 
 
+class LockUnreachable(WarehouseError):
+    """The catalog database cannot be reached to ask for the lock: worth trying again."""
+
+
 @dataclass(frozen=True)
 class WorkerIdentity:
     """Who a worker is, in its log, in the published status and in PostgreSQL's activity view."""
@@ -139,7 +143,7 @@ class PostgresLeadership(Leadership):
                                   keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
                                   **options)
         except psycopg.Error as exc:
-            raise WarehouseError(f"cannot reach the lake's catalog database ({catalog_conninfo(self.settings)}) "
+            raise LockUnreachable(f"cannot reach the lake's catalog database ({catalog_conninfo(self.settings)}) "
                                  f"for the leader lock: {self._scrub(str(exc).strip())}") from None
         for name, seconds in KEEPALIVE.items():
             con.execute(f"SET {name} = {int(seconds)}")
@@ -158,7 +162,7 @@ class PostgresLeadership(Leadership):
                 return True
         except psycopg.Error as exc:
             con.close()
-            raise WarehouseError(f"the leader lock could not be asked for: {self._scrub(str(exc).strip())}") from None
+            raise LockUnreachable(f"the leader lock could not be asked for: {self._scrub(str(exc).strip())}") from None
         # A standby keeps no connection open between tries: it would hold a slot of the
         # database's max_connections for nothing.
         self._holder = self._read_holder(con)

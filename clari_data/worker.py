@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 
 from .config import Settings
-from .leader import Leadership, WorkerIdentity, leadership_for
+from .leader import Leadership, LockUnreachable, WorkerIdentity, leadership_for
 from .refresh import Progress, RefreshResult, run_refresh
 from .scheduler import RefreshService, RefreshState
 from .timeutil import naive_utc
@@ -69,7 +69,7 @@ class Worker:
                 if self.leadership.try_lead():
                     return True
                 news = f"standing by: {self.leadership.holder()} leads"
-            except WarehouseError as exc:  # the catalog database unreachable, say: keep trying
+            except LockUnreachable as exc:  # PostgreSQL restarting, say: keep trying (other errors end the worker)
                 news, level = f"standing by: {exc}", logging.WARNING
             if news != said:  # once per change, not every few seconds
                 log.log(level, "%s %s; trying again every %g s", self.identity.describe(), news, self.standby_seconds)
