@@ -47,3 +47,32 @@ SELECT coalesce(sum(file_size_bytes + delete_file_size_bytes), 0) FROM ducklake_
 -- name: lake_initialised
 -- Whether a worker has created the warehouse's tables in this lake.
 SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'lake' AND table_name = 'schema_migrations';
+
+-- name: attach_mirror
+-- The process's copy of the lake's tables at one lake snapshot, which page runs read (lake.py:
+-- Mirror): compressed in memory, a few times smaller than the data it holds.
+ATTACH ':memory:' AS mirror (COMPRESS);
+
+-- name: mirror_cursor
+-- A page run's cursor: the tables of the mirror, then the process's views and macros.
+USE mirror;
+SET search_path = 'mirror.main,memory.main';
+
+-- name: latest_snapshot
+SELECT max(snapshot_id) FROM ducklake_snapshots('lake');
+
+-- name: snapshots_since
+-- What each snapshot after the mirror's changed, up to the one this transaction reads.
+SELECT snapshot_id, changes FROM ducklake_snapshots('lake') WHERE snapshot_id > $since ORDER BY snapshot_id;
+
+-- name: lake_tables
+SELECT table_id, table_name FROM ducklake_table_info('lake');
+
+-- name: mirror_tables
+SELECT table_name FROM duckdb_tables() WHERE database_name = 'mirror';
+
+-- name: copy_table
+CREATE OR REPLACE TABLE mirror.main.{table} AS SELECT * FROM lake.main.{table};
+
+-- name: drop_mirror_table
+DROP TABLE IF EXISTS mirror.main.{table};

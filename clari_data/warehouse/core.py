@@ -20,7 +20,7 @@ import duckdb
 from ..config import AlertSettings, FieldRoles, WarehouseSettings
 from ..timeutil import naive_utc
 from .base import SQL_DIR, WarehouseBusy, WarehouseError, query_sql, sql_statements
-from .lake import OFFLINE, Lake, attach, is_conflict, lake_ddl
+from .lake import OFFLINE, Lake, Mirror, attach, is_conflict, lake_ddl
 
 if TYPE_CHECKING:  # DuckDB imports pandas itself when a query result becomes a DataFrame
     import pandas as pd
@@ -96,7 +96,8 @@ class WarehouseCore:
 
     `path` is the embedded DuckDB file, or a `Lake` (warehouse/lake.py): an in-memory DuckDB with
     the lake attached, its tables in the lake and the views and macros in this process's own
-    in-memory catalog. Only a writer (`writer=True`: the one refresh process, role all or worker)
+    in-memory catalog; writes and `cursor()` go to the lake, page runs (`snapshot()`) read the
+    process's mirror of it. Only a writer (`writer=True`: the one refresh process, role all or worker)
     migrates the lake and syncs the settings the views read; a reader (a dashboard replica) writes
     no DDL to the shared lake."""
 
@@ -118,6 +119,7 @@ class WarehouseCore:
         if memory_limit:
             config["memory_limit"] = _absolute_memory_limit(memory_limit)
         self._con = self._open_lake(config) if self.lake else self._open_file(config)
+        self._mirror: Mirror | None = None
         try:
             if writer or not self.lake:
                 self._migrate()
@@ -127,6 +129,8 @@ class WarehouseCore:
             if writer or not self.lake:
                 self._sync_roles(roles or FieldRoles())
                 self._sync_rep_status_cutoffs(alerts or AlertSettings())
+            if self.lake:
+                self._mirror = Mirror(self._plain_cursor)
         except BaseException:
             self._con.close()
             raise
@@ -190,13 +194,16 @@ class WarehouseCore:
 
     # -- connections ------------------------------------------------------------------------
 
+    def _plain_cursor(self) -> Cursor:
+        with self._cursor_lock:
+            return self._con.cursor()
+
     def cursor(self) -> Cursor:
         """A cursor of its own for the calling thread; one connection object is not thread-safe.
         On a lake, names resolve to the lake's tables, then to this process's views and macros
         (a cursor is a connection of its own to the database instance: it inherits neither USE
         nor the search path)."""
-        with self._cursor_lock:
-            cur = self._con.cursor()
+        cur = self._plain_cursor()
         if self.lake:
             cur.execute(_lake("lake_cursor"))
         return cur
@@ -204,9 +211,15 @@ class WarehouseCore:
     @contextmanager
     def snapshot(self) -> Iterator[Cursor]:
         """A cursor inside one read transaction: every query through it sees the same export. On
-        a lake, the transaction reads the lake snapshot current at its first query, whatever
-        writers commit meanwhile, and blocks none of them."""
-        cur = self.cursor()
+        a lake, it reads this process's mirror of the lake (lake.py: Mirror), caught up with the
+        lake's newest snapshot first: one lake snapshot, whatever writers commit meanwhile, read
+        at the embedded file's speed, and blocking no writer."""
+        if self._mirror is not None:
+            self._mirror.catch_up()
+            cur = self._plain_cursor()
+            cur.execute(_lake("mirror_cursor"))
+        else:
+            cur = self.cursor()
         cur.begin()
         try:
             yield cur

@@ -6,7 +6,8 @@ This module owns what only the lake needs: its two extensions, loaded offline fr
 wheels by file path (`LOAD ducklake` by name downloads, which no machine here can); attaching the
 lake with the catalog's password kept out of every SQL text, log, error and repr; phrasing what
 went wrong for the person who has to act on it; the translation of the migrations to what DuckLake
-stores; and recognising a commit that lost to another process's (DuckLake's optimistic concurrency).
+stores; recognising a commit that lost to another process's (DuckLake's optimistic concurrency);
+and the process's mirror of the lake that page runs read (Mirror).
 
 A process opens an in-memory DuckDB, attaches the lake as `lake`, and creates the views and macros
 in its own in-memory catalog (warehouse/core.py). DuckLake 1.5.5 does store views and macros, but
@@ -18,10 +19,14 @@ shared lake and never reads another version's definitions during a rolling upgra
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import shlex
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +38,8 @@ from .base import WarehouseError, sql_statements
 
 if TYPE_CHECKING:
     from ..config import Secret, WarehouseSettings
+
+log = logging.getLogger(__name__)
 
 # name of the extension -> (its Python package, the PyPI distribution that installs it)
 EXTENSIONS = {
@@ -252,3 +259,105 @@ def is_conflict(exc: BaseException) -> bool:
     """A commit another process's commit beat (DuckLake checks at commit, optimistically): the
     transaction is rolled back and may be run again on the newer snapshot."""
     return isinstance(exc, duckdb.Error) and "conflict" in str(exc).lower() and "transaction" in str(exc).lower()
+
+
+# -- the process's copy for page runs ------------------------------------------------------------
+
+# What a snapshot's `changes` say about tables (their ids): their rows changed, or only how they are
+# stored (compaction). Any other change (a table created, altered or dropped, or a kind this code
+# does not know) makes the mirror copy every table again.
+ROWS_CHANGED = frozenset({"tables_inserted_into", "tables_deleted_from", "inlined_insert", "inlined_delete"})
+STORAGE_ONLY = frozenset({"flushed_inlined", "merge_adjacent", "rewrite_delete"})
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Mirror:
+    """This process's copy of the lake's tables at one lake snapshot, which page runs read.
+
+    Planning a query on the lake asks the catalog's PostgreSQL for each table it names (its files,
+    deletes and statistics): about 2.5 ms a table reference, a few hundred milliseconds for a page's
+    calls, several times the embedded file's whole data time (bench, README "Scaling out"). The
+    mirror (an in-memory DuckDB catalog, compressed) holds the lake's tables as of one snapshot;
+    a page run reads it through the views in one local read transaction, so it sees one lake
+    snapshot by construction and never waits for, nor holds up, a writer. Before each page run the
+    mirror catches up if the lake moved: in one transaction that reads the lake at its newest
+    snapshot, it copies again the tables whose rows changed since its own (the snapshots' change
+    lists say which), all of them after a schema change or when those snapshots have expired.
+    A page run that starts while another thread catches up reads the copy as it is."""
+
+    def __init__(self, cursor: Callable[[], duckdb.DuckDBPyConnection]) -> None:
+        self._cursor = cursor
+        self._lock = threading.Lock()
+        self.snapshot_id: int | None = None  # the lake snapshot the mirror holds
+        cur = cursor()
+        try:
+            cur.execute(_lake_sql("attach_mirror"))
+        finally:
+            cur.close()
+
+    def catch_up(self) -> None:
+        """Copy what changed in the lake since the mirror's snapshot (nothing if it did not move).
+        Another thread already catching up: return at once, the page reads the copy as it is."""
+        if not self._lock.acquire(blocking=self.snapshot_id is None):
+            return
+        try:
+            cur = self._cursor()
+            try:
+                latest = cur.execute(_lake_sql("latest_snapshot")).fetchone()[0]
+                if latest != self.snapshot_id:
+                    self._copy(cur)
+            finally:
+                cur.close()
+        finally:
+            self._lock.release()
+
+    def _copy(self, cur: duckdb.DuckDBPyConnection) -> None:
+        started = time.perf_counter()
+        cur.begin()
+        try:
+            since = self.snapshot_id
+            snapshots = cur.execute(_lake_sql("snapshots_since"), {"since": since if since is not None else -1})
+            snapshots = snapshots.fetchall()
+            if not snapshots:
+                cur.rollback()
+                return
+            upto = snapshots[-1][0]
+            lake_tables = dict(cur.execute(_lake_sql("lake_tables")).fetchall())
+            changed = self._changed(snapshots, since, upto, lake_tables)
+            if changed is None:  # everything, and no table the lake no longer has
+                changed = set(lake_tables.values())
+                for (name,) in cur.execute(_lake_sql("mirror_tables")).fetchall():
+                    if name not in changed:
+                        cur.execute(_lake_sql("drop_mirror_table").format(table=_identifier(name)))
+            for name in sorted(changed):
+                cur.execute(_lake_sql("copy_table").format(table=_identifier(name)))
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+        self.snapshot_id = upto
+        log.debug("mirror at lake snapshot %s: %d table(s) copied in %.2f s", upto, len(changed),
+                  time.perf_counter() - started)
+
+    @staticmethod
+    def _changed(snapshots: list[tuple], since: int | None, upto: int,
+                 lake_tables: dict[int, str]) -> set[str] | None:
+        """The tables whose rows changed in `snapshots`, or None: copy them all."""
+        if since is None or len(snapshots) != upto - since:  # first copy, or snapshots expired meanwhile
+            return None
+        changed: set[str] = set()
+        for _, changes in snapshots:
+            for kind, ids in (changes or {}).items():
+                if kind in STORAGE_ONLY:
+                    continue
+                if kind not in ROWS_CHANGED:
+                    return None
+                for table_id in ids:
+                    name = lake_tables.get(int(table_id)) if str(table_id).isdigit() else None
+                    if name is None:
+                        return None
+                    changed.add(name)
+        return changed

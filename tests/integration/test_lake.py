@@ -322,3 +322,47 @@ def test_a_conflict_that_keeps_happening_is_raised(new_lake):
         with pytest.raises(duckdb.Error) as err:
             one.atomically(finish)
         assert lake.is_conflict(err.value) and len(attempts) == 5
+
+
+# -- the mirror page runs read -------------------------------------------------------------------
+
+
+def copied(caplog) -> list[str]:
+    found = [r.getMessage() for r in caplog.records if "table(s) copied" in r.getMessage()]
+    caplog.clear()
+    return found
+
+
+def test_page_runs_read_a_mirror_that_copies_only_the_tables_that_changed(new_lake, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="clari_data.warehouse.lake")
+    with Warehouse(new_lake()) as wh:
+        load(wh, golden_export().write(tmp_path / "a.json"), "job-1")
+        with wh.snapshot() as page:
+            assert page.execute("SELECT current_database()").fetchone() == ("mirror",)
+            assert page.execute("SELECT count(*) FROM rep_performance").fetchone() == (6,)
+        tables = sql_value(wh, "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake'")
+        [message] = copied(caplog)
+        assert f": {tables} table(s) copied" in message  # the first copy: every table
+        with wh.snapshot():
+            pass
+        assert copied(caplog) == []  # the lake did not move
+        wh.start_run("manual")
+        with wh.snapshot() as page:
+            assert page.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+        [message] = copied(caplog)
+        assert ": 1 table(s) copied" in message  # runs alone
+        wh.cursor().execute("CREATE TABLE lake.main.extra (a INTEGER)")  # a newer worker's migration
+        with wh.snapshot() as page:
+            assert page.execute("SELECT count(*) FROM extra").fetchone() == (0,)
+        [message] = copied(caplog)
+        assert f": {tables + 1} table(s) copied" in message  # all of them again
+
+
+def test_the_mirror_copies_everything_when_it_cannot_tell_what_changed():
+    tables = {1: "runs", 2: "exports"}
+    changed = lake.Mirror._changed
+    assert changed([(5, {"inlined_insert": ["1"]}), (6, {"merge_adjacent": ["2"]})], 4, 6, tables) == {"runs"}
+    assert changed([(6, {"inlined_insert": ["1"]})], 4, 6, tables) is None  # snapshot 5 expired
+    assert changed([(5, {"tables_created": ["main.extra"]})], 4, 5, tables) is None
+    assert changed([(5, {"tables_inserted_into": ["9"]})], 4, 5, tables) is None  # a table it does not know
+    assert changed([(5, {"inlined_insert": ["1"]})], None, 5, tables) is None  # the first copy
