@@ -3,10 +3,15 @@ a refresh asks before it exports and what it learned about the tenant (sql/runs.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+
+import duckdb
 
 from ..timeutil import naive_utc
 from .core import Cursor, WarehouseCore, sql_statements
+
+log = logging.getLogger(__name__)
 
 
 def _runs(name: str) -> str:
@@ -49,10 +54,18 @@ class Runs(WarehouseCore):
 
     def finish_run(self, run_id: int, *, outcome: str, exports_loaded: int = 0, rows_loaded: int = 0,
                    changes_detected: int = 0, error: str | None = None) -> None:
+        """Record the run's end; on a lake, then compact it (its upkeep, once a run, by its one
+        writer: small writes stay inlined in the catalog, each load's updates leave delete files,
+        and old snapshots expire only then). A compaction that fails is tried after the next run."""
         self._write(_runs("finish_run"), {
             "run_id": run_id, "now": naive_utc(), "outcome": outcome, "exports_loaded": exports_loaded,
             "rows_loaded": rows_loaded, "changes_detected": changes_detected, "error": error,
         })
+        if self.lake:
+            try:
+                self.compact()
+            except duckdb.Error as exc:  # e.g. a conflict with a replica's request: next run
+                log.warning("compacting the lake after run %s failed: %s", run_id, str(exc).splitlines()[0])
 
     def close_abandoned_runs(self) -> None:
         """Runs left 'running' by a process that died cannot finish: record them as failed."""

@@ -366,3 +366,15 @@ def test_the_mirror_copies_everything_when_it_cannot_tell_what_changed():
     assert changed([(5, {"tables_created": ["main.extra"]})], 4, 5, tables) is None
     assert changed([(5, {"tables_inserted_into": ["9"]})], 4, 5, tables) is None  # a table it does not know
     assert changed([(5, {"inlined_insert": ["1"]})], None, 5, tables) is None  # the first copy
+
+
+def test_each_run_ends_with_a_compaction(new_lake, tmp_path):
+    with Warehouse(new_lake()) as wh:
+        options = dict(wh.cursor().execute("SELECT option_name, value FROM ducklake_options('lake')").fetchall())
+        assert options["expire_older_than"] == "1 day" and options["delete_older_than"] == "1 day"
+        run = wh.start_run("manual")
+        inlined = "SELECT count(*) FROM ducklake_snapshots('lake') WHERE map_contains(changes, 'flushed_inlined')"
+        assert sql_value(wh, inlined) == 0
+        wh.finish_run(run, outcome="success")  # the run's rows were inlined in the catalog: now in a file
+        assert sql_value(wh, inlined) == 1
+        assert sql_value(wh, "SELECT outcome FROM runs") == "success"
