@@ -52,3 +52,23 @@ SELECT block_size, used_blocks FROM pragma_database_size();
 
 -- name: export_record
 SELECT * FROM exports WHERE job_id = $job_id;
+
+-- name: attach_source
+-- An embedded warehouse file whose rows move into this warehouse (import_file); {path} is a quoted literal.
+ATTACH {path} AS import_source (READ_ONLY);
+
+-- name: detach_source
+DETACH import_source;
+
+-- name: source_tables
+SELECT table_name FROM duckdb_tables() WHERE database_name = 'import_source' AND table_name <> 'schema_migrations'
+ORDER BY table_name;
+
+-- name: clear_table
+DELETE FROM {table};
+
+-- name: import_table
+INSERT INTO {table} BY NAME SELECT * FROM import_source.main.{table};
+
+-- name: count_rows
+SELECT count(*) FROM {table};

@@ -362,6 +362,40 @@ class WarehouseCore:
                             {"at_risk_below_pct": wanted[0], "on_track_from_pct": wanted[1]})
         self.atomically(sync)
 
+    def import_file(self, path: str | Path) -> dict[str, int]:
+        """Every row of the embedded warehouse file at `path` into this warehouse, which must hold
+        no export yet: how a team that ran on the file keeps its history on a lake. The file is
+        migrated first (opened as its only writer, so no dashboard may hold it), then its tables
+        are copied in one transaction, the settings tables too (the next open syncs them to the
+        settings again). Returns the rows copied per table."""
+        source = Path(path)
+        if not source.is_file():
+            raise WarehouseError(f"there is no warehouse file at {source}")
+        if self.data_version():
+            raise WarehouseError(f"{self.location} already holds exports: a file is imported into an empty "
+                                 "warehouse only")
+        type(self)(source).close()  # to this code's migrations
+
+        def copy(cur: Cursor) -> dict[str, int]:
+            counts = {}
+            for (table,) in cur.execute(_core("source_tables")).fetchall():
+                name = '"' + table.replace('"', '""') + '"'
+                cur.execute(_core("clear_table").format(table=name))
+                cur.execute(_core("import_table").format(table=name))
+                counts[table] = int(cur.execute(_core("count_rows").format(table=name)).fetchone()[0])
+            return counts
+
+        with self._write_lock:
+            attach = self._plain_cursor()
+            try:
+                attach.execute(_core("attach_source").format(path="'" + str(source).replace("'", "''") + "'"))
+                try:
+                    return self.atomically(copy)
+                finally:
+                    attach.execute(_core("detach_source"))
+            finally:
+                attach.close()
+
     # -- versions ---------------------------------------------------------------------------
 
     def data_version(self) -> int:

@@ -378,3 +378,26 @@ def test_each_run_ends_with_a_compaction(new_lake, tmp_path):
         wh.finish_run(run, outcome="success")  # the run's rows were inlined in the catalog: now in a file
         assert sql_value(wh, inlined) == 1
         assert sql_value(wh, "SELECT outcome FROM runs") == "success"
+
+
+def test_a_file_warehouse_moves_into_a_lake_with_its_history(new_lake, tmp_path):
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path) as file:
+        load(file, golden_export().write(tmp_path / "a.json"), "job-1")
+        load(file, second_export().write(tmp_path / "b.json"), "job-2")
+        file.record_delivery(run_id=None, channel="email", kind="test", keys=(), subject="test",
+                             started_at=EXPORTED, attempts=1, error=None)
+        contents = file.table_contents()
+        performance = sql_value(file, "SELECT sum(forecast_amount) FROM rep_performance")
+    made = new_lake()
+    with Warehouse(made) as lake_wh:
+        counts = lake_wh.import_file(path)
+        assert counts["cell_versions"] == len(contents["cell_versions"]) and counts["notification_deliveries"] == 1
+        assert lake_wh.table_contents() == contents
+        with pytest.raises(WarehouseError, match="already holds exports"):
+            lake_wh.import_file(path)
+    with Warehouse(made, writer=False) as reader, reader.snapshot() as page:
+        assert page.execute("SELECT sum(forecast_amount) FROM rep_performance").fetchone()[0] == performance
+        assert page.execute("SELECT count(*) FROM forecast_moves").fetchone()[0] > 0
+    with Warehouse(made) as lake_wh:  # and the next load continues the history
+        assert load(lake_wh, export(99).write(tmp_path / "c.json"), "job-3").export_id == 3
