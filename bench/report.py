@@ -14,6 +14,7 @@ TARGETS = {
     "warm_data_calls_ms": 100.0,  # median, per page
     "page_run_excess_ms": 300.0,  # median whole-page run minus the empty page's
     "as_of_ratio": 2.0,  # a page's own warm data calls as of a past export / live
+    "lake_page_ratio": 2.0,  # a page's warm data calls (with the shared ones) on DuckLake / on the file
 }
 AS_OF = " as of"  # bench.pages names a page's data as of a past export "<page> as of"
 
@@ -178,8 +179,40 @@ def summarise(result: dict) -> dict[str, Any]:
         s["pages"] = pages
         s["shared_warm_ms"] = spread([(a - o) * 1000 for p in calls.values() for a, o in zip(p["warm"], p["warm_own"])])
         s["apptest_process_start"] = size["apptest"]["process_start"]
+        if size.get("lake", {}).get("refresh"):
+            s["lake"] = _lake(size["lake"], refresh, pages)
         sizes.append(s)
     return {"sizes": sizes, "targets": TARGETS}
+
+
+def _lake(lake: dict, file_refresh: list[dict], file_pages: dict[str, Any]) -> dict[str, Any]:
+    """The lake's figures, and their ratios to the file's of the same run (refreshes pairwise, in
+    the order they ran; pages by warm medians)."""
+    refresh = lake["refresh"]
+    out: dict[str, Any] = {
+        "refresh_s": spread([r["seconds"] for r in refresh]),
+        "refresh_ratio": spread([r["seconds"] / f["seconds"] for r, f in zip(refresh, file_refresh)]),
+        "phases_s": {k: median([r["phases"][k] for r in refresh]) for k in refresh[0]["phases"]},
+        "refresh_rss": spread([r["peak_rss"] for r in refresh]),
+        "import_s": spread(lake["import_s"]),
+    }
+    if "storage" in lake:
+        out["storage"], out["file_storage"] = lake["storage"], lake["file_storage"]
+    calls = lake.get("data_calls")
+    if calls:
+        out["mirror_s"] = spread(calls["mirror_s"]) if calls.get("mirror_s") else None
+        pages = {}
+        for page, c in calls["pages"].items():
+            file_entry = file_pages[page]
+            entry = {"own_cold_ms": spread([x * 1000 for x in c["cold_own"]]),
+                     "own_warm_ms": spread([x * 1000 for x in c["warm_own"]]),
+                     "all_warm_ms": spread([x * 1000 for x in c["warm"]])}
+            entry["ratio"] = entry["all_warm_ms"]["median"] / file_entry["all_warm_ms"]["median"]
+            entry["own_ratio"] = entry["own_warm_ms"]["median"] / max(file_entry["own_warm_ms"]["median"], 1e-9)
+            entry["targets"] = {"ratio": entry["ratio"] <= TARGETS["lake_page_ratio"]}
+            pages[page] = entry
+        out["pages"] = pages
+    return out
 
 
 # -- Markdown -----------------------------------------------------------------------------------
@@ -314,6 +347,7 @@ def markdown(result: dict) -> str:
         for page, p in as_of.items():
             add(f"| {page} | {_pp(full['pages'][page]['own_warm_ms'])} | {_pp(p['own_warm_ms'])} | "
                 f"{p['as_of_ratio']:.2f} {_ok(p['targets']['as_of'])} |")
+    _lake_markdown(add, sizes, full)
     add("")
     add("**Growth** (the same figures at each size)")
     add("")
@@ -338,6 +372,47 @@ def markdown(result: dict) -> str:
         f"{s['memory_ratio']['min']:.2f}–{s['memory_ratio']['max']:.2f}" for s in sizes)
         + " (± is half the min–max range over the median).")
     return "\n".join(lines) + "\n"
+
+
+def _lake_markdown(add, sizes: list[dict], full: dict) -> None:
+    lakes = [s for s in sizes if "lake" in s]
+    if not lakes:
+        return
+    add("")
+    add("**DuckLake** (the same refreshes into a lake on PostgreSQL holding the same history, interleaved with the "
+        "file's; the pages' data calls as a dashboard replica reads the lake: through its mirror, caught up before "
+        "each page run; ratios to the file in this run)")
+    add("")
+    add(_header("users", "refresh file s", "refresh lake s", "ratio", "lake refresh RSS MiB", "history import s",
+                "replica's first mirror copy s", "lake data files MB (file used MB)",
+                "worst page, lake / file warm data calls (target ≤ 2)"))
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for s in lakes:
+        lk = s["lake"]
+        worst = max(lk.get("pages", {}).items(), key=lambda kv: kv[1]["ratio"], default=None)
+        worst_text = (f"{worst[1]['ratio']:.2f} ({worst[0]}) {_ok(worst[1]['targets']['ratio'])}" if worst else "–")
+        mirror = f"{lk['mirror_s']['median']:.2f}" if lk.get("mirror_s") else "–"
+        stored = (f"{lk['storage']['used_bytes'] / 1e6:.1f} ({lk['file_storage']['used_bytes'] / 1e6:.1f})"
+                  if "storage" in lk else "–")
+        add(f"| {s['users']:,} | {s['refresh_s']['median']:.2f} | {_rng(lk['refresh_s'])} | "
+            f"{_rng(lk['refresh_ratio'])} | {_mb(lk['refresh_rss']['median'])} | {lk['import_s']['median']:.1f} | "
+            f"{mirror} | {stored} | {worst_text} |")
+    lk = full.get("lake")
+    if lk and lk.get("pages"):
+        ph = lk["phases_s"]
+        add("")
+        add(f"Lake refresh phases at {full['users']:,} users (median s): queue + Clari's job + poll "
+            f"{ph['queue_and_poll']:.2f}, download {ph['download']:.2f}, load + change detection + compaction "
+            f"{ph['load']:.2f}, open {ph['open']:.2f}.")
+        add("")
+        add(_header("page", "file: with shared calls, warm", "lake: with shared calls, warm", "ratio (target ≤ 2)",
+                    "file: own calls, warm", "lake: own calls, warm", "lake: own calls, cold"))
+        add("|---|---:|---:|---:|---:|---:|---:|")
+        for page, p in lk["pages"].items():
+            f = full["pages"][page]
+            add(f"| {page} | {_pp(f['all_warm_ms'])} | {_pp(p['all_warm_ms'])} | {p['ratio']:.2f} "
+                f"{_ok(p['targets']['ratio'])} | {_pp(f['own_warm_ms'])} | {_pp(p['own_warm_ms'])} | "
+                f"{_pp(p['own_cold_ms'])} |")
 
 
 def _pp(s: dict) -> str:

@@ -11,7 +11,10 @@ For each size (1/4, 1/2 and all of `--users`) it builds a tenant in the simulato
 - memory caps (full size only): the same refresh and floor under DuckDB's `memory_limit`;
 - storage: bytes the warehouse grows by per daily export, against the cells that changed;
 - pages: the data calls of each page (cold and warm), and whole AppTest runs of each page
-  against an empty page's run.
+  against an empty page's run;
+- the same on DuckLake (`--backends`, both by default): each refresh again into a lake holding the
+  same history (bench/lake.py), interleaved with the file's, and every page's data calls as a
+  dashboard replica reads the lake, with their ratios to the file's in the same run.
 
 Prints a table, and writes it with every raw sample as JSON (and Markdown) to `--out`.
 """
@@ -31,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import report, tenant  # noqa: E402
+from bench import lake, report, tenant  # noqa: E402
 from bench.pages import APP_PAGES  # noqa: E402
 from bench.workers import MARK  # noqa: E402
 from clari_data.pages import page  # noqa: E402
@@ -100,8 +103,10 @@ def write_app_config(path: Path) -> Path:
     return path
 
 
-def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: list[str], log) -> dict:
+def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: list[str], log,
+                 catalogs: lake.Catalogs | None = None) -> dict:
     from clari_data.simulator import SimulatorServer
+    from clari_data.warehouse import Warehouse
 
     work.mkdir(parents=True, exist_ok=True)
     base = work / "history.duckdb"
@@ -112,8 +117,11 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
         f"{base.stat().st_size / 1e6:.0f} MB")
 
     out: dict = {"users": plan.users, "days": plan.days, "history": history, "refresh": [], "floor": [], "caps": []}
+    if catalogs is not None:
+        out["lake"] = {"refresh": [], "import_s": []}
     server = SimulatorServer(plan.org(plan.refresh_clock), api_keys=(KEY,), job_seconds=0).start()
     last_db = None
+    last_lake = None
     try:
         def one_floor(kind: str, file: Path, tag: str, cap: str | None, sha: str | None) -> dict:
             floor_db = work / f"floor-{kind}-{tag}.duckdb"
@@ -163,6 +171,23 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
             if last_db is not None:
                 last_db.unlink(missing_ok=True)
             last_db = db
+            if catalogs is not None:  # the same refresh into a lake holding the same history
+                lake_now, import_s = lake.with_history(catalogs, base, work / f"lake-r{i}")
+                args = {"base_url": server.base_url, "key": KEY, "forecast": tenant.FORECAST,
+                        "db": str(work / "unused.duckdb"), "downloads": str(work / "downloads"),
+                        "memory_limit": None, "lake": lake.as_args(lake_now)}
+                try:
+                    lake_ref = worker("refresh", args)
+                except WorkerFailed as exc:
+                    raise SystemExit(f"the lake refresh failed at {plan.users} users: {exc}") from None
+                out["lake"]["refresh"].append(lake_ref)
+                out["lake"]["import_s"].append(import_s)
+                log(f"  lake refresh {i + 1}/{opts.repeats}: {lake_ref['seconds']:.2f} s "
+                    f"({lake_ref['seconds'] / ref['seconds']:.2f}x the file's), "
+                    f"{lake_ref['peak_rss'] / 2**20:.0f} MiB; history imported in {import_s:.1f} s")
+                if last_lake is not None:
+                    catalogs.drop(last_lake)
+                last_lake = lake_now
         for cap in caps:
             ref, flo, db = one_refresh(f"cap-{cap}", cap, light_floor=False)
             db.unlink(missing_ok=True)
@@ -183,6 +208,16 @@ def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: 
     config = write_app_config(work / "clari.toml")
     out["apptest"] = worker("apptest", {"db": str(pages_db), "config": str(config),
                                         "pages": [page(p).script for p in APP_PAGES], "repeats": opts.page_repeats})
+    if catalogs is not None and last_lake is not None:
+        log("  page data calls on the lake, as a dashboard replica reads it")
+        out["lake"]["data_calls"] = worker("pages", {"db": str(pages_db), "lake": lake.as_args(last_lake),
+                                                     "cold_repeats": opts.repeats, "warm_repeats": opts.page_repeats})
+        with Warehouse(last_lake) as lake_wh:
+            out["lake"]["storage"] = lake_wh.storage()
+        with Warehouse(pages_db) as file_wh:
+            out["lake"]["file_storage"] = file_wh.storage()
+        if not opts.keep:
+            catalogs.drop(last_lake)
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
     return out
@@ -201,7 +236,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the warehouses and downloads (in OUT/work-*)")
     parser.add_argument("--verbose", action="store_true", help="progress of the history build")
+    parser.add_argument("--backends", default="duckdb,ducklake",
+                        help="duckdb alone, or also ducklake: the refresh and the pages again on a lake (default both)")
+    parser.add_argument("--postgres", default=None,
+                        help="libpq keywords of the PostgreSQL for the lakes' catalogs (default: CLARI_BENCH_POSTGRES "
+                             "or CLARI_TEST_POSTGRES, else a throwaway cluster via scripts/postgres)")
     opts = parser.parse_args(argv)
+    backends = {b.strip() for b in opts.backends.split(",") if b.strip()}
+    if not backends <= {"duckdb", "ducklake"} or "duckdb" not in backends:
+        parser.error("--backends is duckdb or duckdb,ducklake (the lake is measured against the file)")
     if opts.repeats < 1 or opts.page_repeats < 1 or opts.days < 1:
         parser.error("--repeats, --page-repeats and --days must be at least 1")
     return opts
@@ -220,6 +263,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     fractions = sorted({float(f) for f in opts.fractions.split(",") if f.strip()})
     caps = [c.strip() for c in opts.memory_limits.split(",") if c.strip()]
+    catalogs = None
+    if "ducklake" in opts.backends:
+        try:
+            catalogs = lake.Catalogs(opts.postgres)
+        except lake.NoPostgres as exc:
+            log(f"measuring the embedded file only: {exc} (give --postgres, or --backends duckdb)")
     result: dict = {
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "started_at": utc_now().isoformat(timespec="seconds"),
@@ -230,12 +279,17 @@ def main(argv: list[str] | None = None) -> dict:
         "fields": 6 + tenant.EXTRA_FIELDS,
         "sizes": [],
     }
-    for fraction in fractions:
-        users = max(5, round(opts.users * fraction))
-        plan = tenant.Plan(users=users, days=opts.days, seed=opts.seed)
-        size = measure_size(plan, work_root / f"u{users}", opts, caps if fraction == max(fractions) else [], log)
-        size["fraction"] = fraction
-        result["sizes"].append(size)
+    try:
+        for fraction in fractions:
+            users = max(5, round(opts.users * fraction))
+            plan = tenant.Plan(users=users, days=opts.days, seed=opts.seed)
+            size = measure_size(plan, work_root / f"u{users}", opts, caps if fraction == max(fractions) else [], log,
+                                catalogs)
+            size["fraction"] = fraction
+            result["sizes"].append(size)
+    finally:
+        if catalogs is not None:
+            catalogs.close(keep=opts.keep)
     if not opts.keep:
         shutil.rmtree(work_root, ignore_errors=True)
     result["load_average_end"] = load_average()

@@ -105,18 +105,21 @@ def floor(args: dict) -> dict:
 # -- the refresh --------------------------------------------------------------------------------
 
 def refresh(args: dict) -> dict:
-    """One refresh of the current quarter, exactly as `python -m clari_data refresh` runs it."""
+    """One refresh of the current quarter, exactly as `python -m clari_data refresh` runs it (into
+    the lake `args["lake"]` names, if it does)."""
     from clari_data.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
     from clari_data.refresh import run_refresh
     from clari_data.warehouse import Warehouse
 
     baseline = rss_bytes()
+    lake = args.get("lake")
+    backend = {"backend": "ducklake", "catalog": lake["catalog"], "data_path": lake["data_path"]} if lake else {}
     settings = Settings(
         clari=ClariSettings(base_url=args["base_url"], api_key=Secret(args["key"]), forecast_ids=(args["forecast"],),
                             periods_back=0, poll_interval_seconds=0.05, poll_deadline_seconds=900,
                             timeout_seconds=300, max_attempts=3),
         # The [warehouse] defaults (memory_limit, threads) unless a cap is being measured.
-        warehouse=WarehouseSettings(path=args["db"], downloads_dir=args["downloads"],
+        warehouse=WarehouseSettings(path=args["db"], downloads_dir=args["downloads"], **backend,
                                     **({"memory_limit": args["memory_limit"]} if args.get("memory_limit") else {})),
         schedule=ScheduleSettings(enabled=False),
     )
@@ -157,11 +160,26 @@ def refresh(args: dict) -> dict:
 # -- page data calls ----------------------------------------------------------------------------
 
 def pages(args: dict) -> dict:
+    """The data calls of every page, on the file `args["db"]`, or on the lake `args["lake"]` names
+    as a dashboard replica reads it (writer=False; page runs read the process's mirror of the lake,
+    whose first copy, made when the replica's first page run starts, is timed apart: `mirror_s`)."""
+    from bench.lake import from_args
     from bench.pages import PAGES, default_selection, page_calls, shared_calls, time_calls
     from clari_data.warehouse import Warehouse
 
     db, cold_n, warm_n = args["db"], args["cold_repeats"], args["warm_repeats"]
     out = {page: {"cold": [], "warm": [], "cold_own": [], "warm_own": [], "calls": {}} for page in PAGES}
+    mirror_s: list[float] = []
+
+    def open_warehouse() -> Warehouse:
+        if not args.get("lake"):
+            return Warehouse(db)
+        wh = Warehouse(from_args(args["lake"]), writer=False)
+        t = time.perf_counter()
+        with wh.snapshot():
+            pass
+        mirror_s.append(time.perf_counter() - t)
+        return wh
 
     def record(page: str, kind: str, shared: dict, own: dict) -> None:
         entry = out[page]
@@ -172,7 +190,7 @@ def pages(args: dict) -> dict:
 
     def cold(calls) -> dict[str, float]:
         """The calls as the first ones on a freshly opened warehouse (DuckDB's buffers empty)."""
-        wh = Warehouse(db)
+        wh = open_warehouse()
         try:
             with wh.snapshot() as cur:
                 sel = default_selection(wh, cur)  # the same tiny queries as the shared forecasts, periods
@@ -185,7 +203,7 @@ def pages(args: dict) -> dict:
         for page in PAGES:
             record(page, "cold", shared, cold(lambda wh, cur, sel, page=page: page_calls(page, wh, cur, sel)))
     # Warm: one open warehouse, each page's calls repeated (pages interleaved).
-    wh = Warehouse(db)
+    wh = open_warehouse()
     with wh.snapshot() as cur:
         sel = default_selection(wh, cur)
         for page in PAGES:  # warm-up
@@ -196,7 +214,8 @@ def pages(args: dict) -> dict:
                 own = time_calls(page_calls(page, wh, cur, sel))
                 record(page, "warm", shared, own)
     wh.close()
-    return {"pages": out, "selection": {"forecast_id": sel.forecast_id, "time_period": sel.time_period}}
+    return {"pages": out, "selection": {"forecast_id": sel.forecast_id, "time_period": sel.time_period},
+            **({"mirror_s": mirror_s} if mirror_s else {})}
 
 
 # -- whole page runs ----------------------------------------------------------------------------

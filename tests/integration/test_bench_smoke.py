@@ -1,5 +1,6 @@
 """The large-tenant benchmark at a tiny size, through its README command: it checks that the bench
-works and writes every section, never how fast anything is."""
+works and writes every section (the DuckLake one too, on the tests' PostgreSQL when there is one),
+never how fast anything is."""
 
 import json
 import os
@@ -18,12 +19,21 @@ DATA_ONLY = ("pacing", "waterfall", *(f"{p} as of" for p in (*PAGES, "pacing", "
 
 
 @pytest.fixture(scope="module")
-def bench_run(tmp_path_factory):
+def lake_options(request) -> list[str]:
+    """The lake half on the tests' PostgreSQL; without one, the file alone (the rest still checked)."""
+    try:
+        return ["--postgres", request.getfixturevalue("postgres_server")]
+    except pytest.skip.Exception:
+        return ["--backends", "duckdb"]
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory, lake_options):
     out = tmp_path_factory.mktemp("bench")
     env = {k: v for k, v in os.environ.items() if k not in ("CLARI_API_KEY", "CLARI_DB_PATH", "CLARI_CONFIG")}
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--users", str(USERS), "--days", str(DAYS), "--fractions", "1",
-         "--repeats", "1", "--page-repeats", "1", "--memory-limits", "512MB", "--out", str(out)],
+         "--repeats", "1", "--page-repeats", "1", "--memory-limits", "512MB", "--out", str(out), *lake_options],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "latest.json").read_text()), proc.stdout
@@ -75,6 +85,22 @@ def test_summary_and_table(bench_run):
     for heading in ("**Refresh and memory**", "**Memory cap**", "**Storage**", "**Pages**", "**Time travel**",
                     "**Growth**", "**Noise**"):
         assert heading in table
+
+
+def test_the_lake_is_measured_beside_the_file(bench_run, lake_options):
+    out, result, _stdout = bench_run
+    if "--postgres" not in lake_options:
+        pytest.skip("no PostgreSQL: the bench measured the file alone")
+    (size,) = result["sizes"]
+    (refresh,) = size["lake"]["refresh"]
+    assert refresh["status"] == "loaded" and refresh["export"]["entries"] == USERS * 8 * 14
+    assert set(size["lake"]["data_calls"]["pages"]) == {*PAGES, *DATA_ONLY}
+    assert size["lake"]["data_calls"]["mirror_s"] and size["lake"]["storage"]["used_bytes"] > 0
+    (summary,) = result["summary"]["sizes"]
+    assert summary["lake"]["refresh_ratio"]["median"] > 0
+    assert all(p["ratio"] > 0 for p in summary["lake"]["pages"].values())
+    table = (out / "latest.md").read_text()
+    assert "**DuckLake**" in table and "lake: with shared calls, warm" in table
 
 
 def test_table_shows_growth_across_sizes(bench_run):
