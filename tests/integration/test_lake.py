@@ -401,3 +401,18 @@ def test_a_file_warehouse_moves_into_a_lake_with_its_history(new_lake, tmp_path)
         assert page.execute("SELECT count(*) FROM forecast_moves").fetchone()[0] > 0
     with Warehouse(made) as lake_wh:  # and the next load continues the history
         assert load(lake_wh, export(99).write(tmp_path / "c.json"), "job-3").export_id == 3
+
+
+def test_a_page_run_keeps_its_copy_while_another_page_run_catches_the_mirror_up(new_lake, tmp_path):
+    made = new_lake()
+    with Warehouse(made) as writer, Warehouse(made, writer=False) as reader:
+        load(writer, golden_export().write(tmp_path / "a.json"), "job-1")
+        with reader.snapshot() as first:
+            assert first.execute("SELECT max(export_id) FROM exports").fetchone() == (1,)
+            load(writer, second_export().write(tmp_path / "b.json"), "job-2")
+            with reader.snapshot() as second:  # catches the mirror up: exports, cells and the rest copied again
+                assert second.execute("SELECT max(export_id) FROM exports").fetchone() == (2,)
+                assert second.execute("SELECT count(*) FROM changes").fetchone()[0] > 0
+            assert first.execute("SELECT max(export_id) FROM exports").fetchone() == (1,)
+            assert first.execute("SELECT count(*) FROM changes").fetchone() == (0,)
+            assert first.execute("SELECT sum(commit_amount) FROM latest_week_values").fetchone() == (6 * 90,)
