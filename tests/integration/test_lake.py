@@ -422,3 +422,16 @@ def test_a_page_run_keeps_its_copy_while_another_page_run_catches_the_mirror_up(
             assert first.execute("SELECT max(export_id) FROM exports").fetchone() == (1,)
             assert first.execute("SELECT count(*) FROM changes").fetchone() == (0,)
             assert first.execute("SELECT sum(commit_amount) FROM latest_week_values").fetchone() == (6 * 90,)
+
+
+def test_a_reader_of_a_lake_the_worker_has_not_migrated_says_so(new_lake):
+    made = new_lake()
+    con = duckdb.connect(":memory:", config=lake.OFFLINE)
+    lake.attach(con, made, writer=True)  # a lake with none of the warehouse's tables
+    con.close()
+    text = opening_error(made, writer=False)
+    assert "has no warehouse tables yet" in text and "python -m clari_data worker" in text
+    with Warehouse(made) as writer:
+        writer.cursor().execute("DELETE FROM schema_migrations WHERE version = 11")  # as an older worker left it
+    text = opening_error(made, writer=False)
+    assert "lacks migration 011" in text and "worker of this version first" in text
