@@ -1,8 +1,9 @@
 """The one secret scrubber: every credential the settings hold is replaced before text is stored,
 logged or shown.
 
-`Scrubber.for_settings` knows the Clari API key and the notification credentials (the Slack
-webhook URL, with the parts of it that carry its token, and the SMTP login). httpx names a
+`Scrubber.for_settings` knows the Clari API key, the lake catalog's PostgreSQL password and the
+notification credentials (the Slack webhook URL, with the parts of it that carry its token, and the
+SMTP login). httpx names a
 request's URL in its INFO log line, which for a webhook is the secret itself, so a process that
 sends notifications calls `install_log_filter` once.
 """
@@ -38,7 +39,7 @@ class Scrubber:
     def for_settings(cls, settings: Settings) -> Scrubber:
         n = settings.notify
         values = {s.reveal() for s in (settings.clari.api_key, n.slack_webhook_url, n.smtp_username,
-                                       n.smtp_password) if s}
+                                       n.smtp_password, settings.warehouse.password) if s}
         if n.slack_webhook_url:
             values |= _url_fragments(n.slack_webhook_url.reveal())
         return cls(values)

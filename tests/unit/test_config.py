@@ -8,6 +8,7 @@ neither the real environment nor a developer's clari.toml / .streamlit/secrets.t
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import pickle
 import re
@@ -23,6 +24,7 @@ from clari_data.config import (
     ConfigError,
     Secret,
     Settings,
+    WarehouseSettings,
     check_period,
     load_settings,
 )
@@ -567,3 +569,10 @@ def test_the_role_comes_from_server_or_clari_role_and_a_replica_needs_the_lake(t
         load_settings(config, env={"CLARI_ROLE": "reader"})
     with pytest.raises(ConfigError, match="needs \\[warehouse\\] backend = \"ducklake\""):
         load_settings(config, env={"CLARI_ROLE": "web"})
+
+
+def test_the_scrubber_knows_the_lake_password():
+    from clari_data.redact import MASK, Scrubber
+
+    settings = dataclasses.replace(Settings(), warehouse=WarehouseSettings(password=Secret("pg-secret-123")))
+    assert Scrubber.for_settings(settings)("FATAL: password pg-secret-123 refused") == f"FATAL: password {MASK} refused"
