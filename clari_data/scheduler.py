@@ -56,6 +56,7 @@ class RefreshService:
         self._runs_completed = 0
         self._scheduler = self._build_scheduler()
         self._stopped = False
+        self._draining = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -105,6 +106,12 @@ class RefreshService:
         if self._leadership is not None:
             self._leadership.release()
 
+    def drain(self) -> None:
+        """Start no new run and let a running one end, then stop the scheduler."""
+        with self._lock:
+            self._draining = True
+        self._scheduler.shutdown(wait=True)
+
     @property
     def scheduler(self) -> BackgroundScheduler:
         return self._scheduler
@@ -137,8 +144,8 @@ class RefreshService:
         return RunRequest(True, "Refresh started.")
 
     def state(self) -> RefreshState:
+        job = self._scheduler.get_job(JOB_ID)  # never under self._lock: see _job's pause
         with self._lock:
-            job = self._scheduler.get_job(JOB_ID)
             next_run = job.next_run_time if job and not self._busy else None
             return RefreshState(self._busy, self._progress, self._last_finished_at, self._cooldown_remaining(),
                                 next_run, self._runs_completed)
@@ -175,10 +182,12 @@ class RefreshService:
                 self._busy = False
                 self._last_finished_at = utc_now()
                 self._runs_completed += 1
+                if not (self._stopped or self._draining or self.settings.schedule.enabled):
+                    # Under the lock, which drain() takes before the scheduler's shutdown holds the
+                    # job store's: pausing then would wait for that shutdown, which waits for this run.
+                    self._scheduler.pause_job(JOB_ID)
             if self._stopped:
                 self._close_warehouse()
-            elif not self.settings.schedule.enabled:
-                self._scheduler.pause_job(JOB_ID)
 
     def _notify(self, result: RefreshResult) -> None:
         """Slack and e-mail about the alerts the refresh made fire. The refresh's own last word

@@ -128,7 +128,7 @@ class Worker:
             if service.state().running:
                 log.info("stopping: waiting for the running refresh to end (kill the process to stop at once; "
                          "the next leader then polls its Clari jobs again)")
-            service.scheduler.shutdown(wait=True)  # no new run starts; a running one ends first
+            service.drain()  # no new run starts; a running one ends first
             self._publish(service.state(), force=True, stopped=True)
             service.stop()
             return EXIT_STOPPED
