@@ -159,7 +159,8 @@ class Worker:
         starting = self._identity_fields() | _content(RefreshState(True, Progress("queued", "refresh queued"), None,
                                                                    0.0, None, 0))
         try:
-            claimed, to_run = warehouse.claim_refresh_requests(self.identity.worker_id, starting)
+            claimed, to_run = warehouse.claim_refresh_requests(
+                self.identity.worker_id, starting, cooldown_seconds=self.settings.schedule.manual_cooldown_seconds)
         except (WarehouseError, duckdb.Error) as exc:  # retried at the next poll (a lake's commit may conflict)
             log.warning("could not read refresh requests: %s", exc)
             return
@@ -167,8 +168,9 @@ class Worker:
             return
         first = claimed[0]
         if not to_run:
-            log.info("%d refresh request(s) (first from %s at %s) were made before the last run started, which "
-                     "answered them", len(claimed), first["origin"], first["requested_at"])
+            log.info("%d refresh request(s) (first from %s at %s) were made before the last run started, or within "
+                     "the manual cool-down after it: that run answered them", len(claimed), first["origin"],
+                     first["requested_at"])
             return
         # The claim published a status: the next is due as for any other (and says what the service does).
         self._published, self._published_at = None, time.monotonic()

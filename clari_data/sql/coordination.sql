@@ -17,8 +17,9 @@ INSERT INTO refresh_claims (request_id, worker_id, claimed_at)
 SELECT unnest($request_ids), $worker_id, $now;
 
 -- name: last_run_started_at
--- A request made before the last run started is answered by that run (its data is at least as new).
-SELECT max(started_at) FROM runs;
+-- A request made before the last run started is answered by that run (its data is at least as new),
+-- and so is a manual one made within the cool-down after the last manual run started.
+SELECT max(started_at), max(started_at) FILTER (WHERE trigger = 'manual') FROM runs;
 
 -- name: clear_worker_status
 DELETE FROM worker_status;

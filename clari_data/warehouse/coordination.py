@@ -4,7 +4,7 @@ the worker publishes for every replica to show."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..timeutil import naive_utc
@@ -43,22 +43,27 @@ class Coordination(WarehouseCore):
             if own:
                 cur.close()
 
-    def claim_refresh_requests(self, worker_id: str, starting: dict[str, Any], now: datetime | None = None
-                               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def claim_refresh_requests(self, worker_id: str, starting: dict[str, Any], now: datetime | None = None,
+                               cooldown_seconds: float = 0.0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Claim every pending request, in one transaction. Returns (claimed, to_run): those made
         after the last run started, which ask for a new run, and for which `starting` (the status
         of a run about to start) is published in the same transaction, so that no replica ever
         sees them claimed while the worker looks idle. The others were made before the last run
         started (on a lake, presses at the same moment commit in any order, some just after a
-        claim): that run answered them."""
+        claim): that run answered them. So did a manual request made within `cooldown_seconds`
+        after the last manual run started: each replica checks the cool-down against what it last
+        read, which may miss another replica's press of a moment before; this is the one check
+        that sees every press."""
         def claim(cur: Cursor) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             pending = _rows(cur, _coordination("pending_refresh_requests"))
             if not pending:
                 return [], []
             cur.execute(_coordination("claim_refresh_requests"), {
                 "request_ids": [r["request_id"] for r in pending], "worker_id": worker_id, "now": naive_utc(now)})
-            last = cur.execute(_coordination("last_run_started_at")).fetchone()[0]
-            to_run = [r for r in pending if last is None or r["requested_at"] > last]
+            last, last_manual = cur.execute(_coordination("last_run_started_at")).fetchone()
+            cooled = last_manual + timedelta(seconds=cooldown_seconds) if last_manual else None
+            to_run = [r for r in pending if (last is None or r["requested_at"] > last)
+                      and not (r["trigger"] == "manual" and cooled and r["requested_at"] < cooled)]
             if to_run:
                 self._replace_status(cur, starting)
             return pending, to_run

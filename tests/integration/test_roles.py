@@ -129,6 +129,28 @@ def test_presses_in_many_replicas_at_once_give_one_run(loaded, simulator):
         assert not again.accepted and "allowed in" in again.message
 
 
+def test_a_press_within_the_cool_down_that_a_replica_could_not_see_yet_joins_the_last_run(loaded, simulator):
+    """Two replicas pressing a moment apart: the second checked the cool-down against what it last
+    read, before the first press reached it (seen by hand: presses 0.8 s apart gave two runs). The
+    worker, which sees every press, answers the second with the run the first started."""
+    with running_worker(loaded) as worker:
+        [first] = replicas(worker)
+        assert first.request_run("manual", "ana@example.com").accepted
+        wait_until(lambda: first.state().runs_completed == 2 and not first.state().running,
+                   what="the first press's run finishing")
+    cooldown = loaded.schedule.manual_cooldown_seconds
+    with Warehouse.from_settings(loaded) as wh:
+        started = run_rows(wh)[0]["started_at"]
+        for request_id, after in (("late-press", 1), ("next-press", cooldown + 1)):
+            wh.add_refresh_request(request_id, trigger="manual", requested_by="bo@example.com",
+                                   origin="a replica a moment behind", now=started + timedelta(seconds=after))
+        status = {"worker_id": "w2", "host": "h", "pid": 1, "leading_since": naive_utc(), "updated_at": naive_utc(),
+                  "state": "running"}
+        claimed, to_run = wh.claim_refresh_requests("w2", status, cooldown_seconds=cooldown)
+    assert [r["request_id"] for r in claimed] == ["late-press", "next-press"]
+    assert [r["request_id"] for r in to_run] == ["next-press"]  # past the cool-down: a run of its own
+
+
 def test_progress_of_a_running_refresh_reaches_the_replica(loaded):
     release = threading.Event()
 
