@@ -11,19 +11,15 @@ from __future__ import annotations
 import base64
 import json
 import math
-import shutil
 import statistics
 
 import numpy as np
 import pandas as pd
 import pytest
 from apptest_helpers import run, texts
-from conftest import ROOT, write_config
 from content_tenant import E1_AT, FAILURE, MANUAL_BY, K, build, build_wide
 from streamlit.proto.Metric_pb2 import Metric
-from streamlit.testing.v1 import AppTest
 
-from clari_data.scheduler import stop_process_services
 from ui.format import money
 
 CONFIG = "[schedule]\nenabled = false\n"  # nothing but the tests' own loads changes the data
@@ -41,20 +37,9 @@ def wide(tmp_path_factory):
 
 
 @pytest.fixture
-def open_app(tmp_path, monkeypatch):
+def open_app(make_app):
     """open_app(db) -> a new AppTest session of app.py on this test's own copy of the warehouse."""
-    def make(db) -> AppTest:
-        target = tmp_path / "app.duckdb"
-        if not target.exists():
-            shutil.copy(db, target)
-        monkeypatch.setenv("CLARI_CONFIG", str(write_config(tmp_path, CONFIG)))
-        monkeypatch.setenv("CLARI_DB_PATH", str(target))
-        monkeypatch.delenv("CLARI_API_KEY", raising=False)
-        monkeypatch.chdir(ROOT)
-        return AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-
-    yield make
-    stop_process_services()
+    return lambda db: make_app(CONFIG, db)
 
 
 # -- reading what the page shows ---------------------------------------------------------------
