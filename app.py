@@ -42,9 +42,12 @@ with service.warehouse.snapshot() as cur:
         exports_of=lambda forecast, period: run.cached(analytics.exports_of, forecast, period), when=this_run.when)
     with st.sidebar:
         this_run.sel, this_run.notices = filters.sidebar(load_options, context)
-        with st.expander("Share this view"):
-            st.code(filters.share_link(current_page.url_path), language=None, wrap_lines=True)
-            st.caption("Anyone opening this link sees the same page and filters, and the same moment when it is "
-                       "as of a past export.")
+        # Drawn only when opened: the link's code block pulls a 1.5 MB highlighter into every page.
+        share = st.expander("Share this view", key="share_open", on_change="rerun")
+        if share.open:
+            with share:
+                st.code(filters.share_link(current_page.url_path), language=None, wrap_lines=True)
+                st.caption("Anyone opening this link sees the same page and filters, and the same moment when it "
+                           "is as of a past export.")
         page.live_refresh_indicator()
     current_page.run()

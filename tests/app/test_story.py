@@ -86,6 +86,9 @@ def test_as_of_survives_moving_between_pages_and_goes_into_the_share_link(make_a
         at.switch_page(page).run()
         assert not at.exception
         assert url(at)["as_of"] == [iso(first)], page
+    assert not at.code  # the link is drawn only once "Share this view" is opened
+    at.session_state["share_open"] = True
+    at.run()
     share = [c.value for c in at.code if "as_of=" in c.value]
     assert share and f"as_of={iso(first).replace(':', '%3A')}" in share[0]
 
