@@ -26,23 +26,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from bench.dashboard import CHROMIUM_ARGS, Dashboard, chromium_path
 from clari_data import pages as app_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every page of the registry; an older checkout (--app-root) may lack some: choose with --pages.
 PAGES = tuple((f"/{p.route}", p.title) for p in app_pages.PAGES)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 TARGET_S = 3.0
 TIMEOUT_MS = 120_000
 
@@ -62,12 +58,6 @@ WEIGHT_JS = """() => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def fill(folder: Path, users: int, app_root: Path, log) -> dict[str, str]:
     """A demo warehouse of `users` people after two daily refreshes; the server's environment."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,35 +71,6 @@ def fill(folder: Path, users: int, app_root: Path, log) -> dict[str, str]:
                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=True, timeout=900)
     log(f"  {users:,} users: two refreshes in {time.perf_counter() - started:.0f} s")
     return env
-
-
-class Server:
-    def __init__(self, folder: Path, env: dict[str, str], app_root: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (folder / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-             str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=app_root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited: {(folder / 'server.log').read_text()[-2000:]}")
-            try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1).read() == b"ok":
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not become healthy")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
 
 # Installed before any page script: the time (ms since the navigation started) of the last change
@@ -180,7 +141,7 @@ def measure(users: int, work: Path, opts: argparse.Namespace, browser, log) -> d
     again) and as many in a browser that has shown the dashboard before (scripts cached)."""
     app_root = Path(opts.app_root).resolve()
     env = fill(work / f"u{users}", users, app_root, log)
-    server = Server(work / f"u{users}", env, app_root)
+    server = Dashboard(work / f"u{users}", env, app_root)
     pages = []
     returning = new_context(browser)
     try:
@@ -251,7 +212,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     opts = parse_args(argv)
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_path()
     if not chromium:
         raise SystemExit("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

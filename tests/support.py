@@ -1,9 +1,10 @@
 """Constants and helpers shared by tests (conftest.py holds only fixtures: with a conftest.py in
 tests/browser too, `from conftest import ...` would be ambiguous)."""
 
-import socket
 import time
 from datetime import UTC, datetime
+
+from bench.dashboard import free_port as free_port  # the dashboard process's: one home for both
 
 # A recognisable API key: secret-scanning tests search every output for it.
 TEST_KEY = "TEST-SECRET-KEY-7f3a9c"
@@ -12,13 +13,6 @@ TEST_KEY = "TEST-SECRET-KEY-7f3a9c"
 # calls (on some days, such as a quarter's first or a weekend, none move and change tests would
 # depend on the calendar).
 SIM_NOW = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(condition, timeout: float = 30.0, what: str = "the condition") -> None:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import postgres
 import pytest
-from dashboard_server import Server, screenshot
+from dashboard_server import screenshot
 from playwright.sync_api import Page, expect
-from support import SIM_NOW, TEST_KEY, free_port, posts, wait_until
+from support import SIM_NOW, TEST_KEY, posts, wait_until
 
+from bench.dashboard import Dashboard
 from clari_data.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
 from clari_data.simulator import SimulatorServer, SyntheticOrg
 from clari_data.warehouse import Warehouse
@@ -49,24 +50,11 @@ def environment(config: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-class Replica(Server):
+def start_replica(folder: Path, config: Path) -> Dashboard:
     """A dashboard replica: `streamlit run app.py` with CLARI_ROLE=web. Nothing is loaded before it
     starts (the worker does that); started without waiting, so that two start side by side."""
-
-    def __init__(self, folder: Path, config: Path) -> None:  # not Server.__init__: it loads a warehouse file
-        folder.mkdir()
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (folder / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-             str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=environment(config, CLARI_ROLE="web"), stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_healthy(self) -> None:
-        self._wait_healthy()
+    folder.mkdir()
+    return Dashboard(folder, environment(config, CLARI_ROLE="web"), wait=False)
 
 
 def ready(page: Page) -> None:
@@ -93,7 +81,7 @@ def test_presses_in_two_replicas_give_one_export_and_both_windows_move_to_the_ne
         worker_log = (tmp_path / "worker.log").open("w")
         worker = subprocess.Popen([sys.executable, "-m", "clari_data", "worker", "--id", "w1"], cwd=ROOT,
                                   env=environment(config), stdout=worker_log, stderr=subprocess.STDOUT)
-        replicas: list[Replica] = []
+        replicas: list[Dashboard] = []
         contexts = []
         try:
             # The worker loads the empty lake (its startup refresh); replicas need its tables.
@@ -102,7 +90,7 @@ def test_presses_in_two_replicas_give_one_export_and_both_windows_move_to_the_ne
             with Warehouse.from_settings(settings, writer=False) as reader:
                 wait_until(lambda: reader.refresh_overview()["runs_completed"] == 1, timeout=60,
                            what="the startup refresh")
-            replicas = [Replica(tmp_path / f"replica-{i}", config) for i in (1, 2)]
+            replicas = [start_replica(tmp_path / f"replica-{i}", config) for i in (1, 2)]
             for replica in replicas:
                 replica.wait_healthy()
             pages = []
