@@ -14,8 +14,7 @@ once in its log who leads. The leader:
   `publish_seconds` (each write is a commit, on a lake a snapshot), and at least every
   `heartbeat_seconds` while a run goes on, so replicas can tell a silent worker from a slow job;
 - when the previous leader died mid-run (its status still says running), refreshes at once: the
-  refresh polls the Clari jobs that leader stored instead of queuing new exports;
-- on a lake, compacts it after each run.
+  refresh polls the Clari jobs that leader stored instead of queuing new exports.
 """
 
 from __future__ import annotations
@@ -108,7 +107,6 @@ class Worker:
         self.leading.set()
         self._publish(service.state(), force=True)
         next_poll = 0.0
-        compacted = 0
         try:
             while not stop.is_set():
                 if not self.leadership.holds():
@@ -119,11 +117,7 @@ class Worker:
                 if now >= next_poll:
                     next_poll = now + self.poll_seconds
                     self._take_requests(warehouse, service)
-                state = service.state()
-                self._publish(state)
-                if state.runs_completed > compacted and not state.running:
-                    compacted = state.runs_completed
-                    self._compact(warehouse)
+                self._publish(service.state())
                 stop.wait(min(0.25, self.poll_seconds))
             if service.state().running:
                 log.info("stopping: waiting for the running refresh to end (kill the process to stop at once; "
@@ -136,20 +130,6 @@ class Worker:
             self.leading.clear()
             if not service._stopped:
                 service.stop()
-
-    def _compact(self, warehouse: Warehouse) -> None:
-        """A lake's upkeep after each run (about a second): the status writes and small rows the
-        run inlined in the catalog go into files, small files merge, old snapshots expire. Only the
-        leader does it; a replica's request meeting it is written again (Warehouse.atomically)."""
-        if self.settings.warehouse.backend != "ducklake":
-            return
-        started = time.monotonic()
-        try:
-            warehouse.compact()
-        except (WarehouseError, duckdb.Error) as exc:  # tried again after the next run
-            log.warning("could not compact the lake: %s", exc)
-            return
-        log.info("compacted the lake in %.1f s", time.monotonic() - started)
 
     def _take_requests(self, warehouse: Warehouse, service: RefreshService) -> None:
         """Claim every pending request when no run is going on, and start one run for those made
