@@ -19,6 +19,16 @@ class WarehouseBusy(WarehouseError):
 
 
 @cache
+def sql_literal(text: str) -> str:
+    """A string literal for the few places SQL takes no bound parameter (ATTACH, LOAD a path)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """A quoted table name, for statements over tables named at run time."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def sql_statements(relative_path: str) -> dict[str, str]:
     """The statements of a .sql file under sql/, by their `-- name:` markers (or the file's stem)."""
     text = (SQL_DIR / relative_path).read_text()

@@ -19,7 +19,7 @@ import duckdb
 
 from ..config import AlertSettings, FieldRoles, WarehouseSettings
 from ..timeutil import naive_utc
-from .base import SQL_DIR, WarehouseBusy, WarehouseError, query_sql, sql_statements
+from .base import SQL_DIR, WarehouseBusy, WarehouseError, query_sql, sql_identifier, sql_literal, sql_statements
 from .lake import OFFLINE, Lake, Mirror, attach, is_conflict, lake_ddl
 
 if TYPE_CHECKING:  # DuckDB imports pandas itself when a query result becomes a DataFrame
@@ -379,7 +379,7 @@ class WarehouseCore:
         def copy(cur: Cursor) -> dict[str, int]:
             counts = {}
             for (table,) in cur.execute(_core("source_tables")).fetchall():
-                name = '"' + table.replace('"', '""') + '"'
+                name = sql_identifier(table)
                 cur.execute(_core("clear_table").format(table=name))
                 cur.execute(_core("import_table").format(table=name))
                 counts[table] = int(cur.execute(_core("count_rows").format(table=name)).fetchone()[0])
@@ -388,7 +388,7 @@ class WarehouseCore:
         with self._write_lock:
             attach = self._plain_cursor()
             try:
-                attach.execute(_core("attach_source").format(path="'" + str(source).replace("'", "''") + "'"))
+                attach.execute(_core("attach_source").format(path=sql_literal(str(source))))
                 try:
                     return self.atomically(copy)
                 finally:

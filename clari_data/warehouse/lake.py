@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from .base import WarehouseError, sql_statements
+from .base import WarehouseError, sql_identifier, sql_literal, sql_statements
 
 if TYPE_CHECKING:
     from ..config import Secret, WarehouseSettings
@@ -97,10 +97,6 @@ def _conninfo_keys(conninfo: str) -> dict[str, str]:
     return keys
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _lake_sql(name: str) -> str:
     return sql_statements("lake.sql")[name]
 
@@ -129,7 +125,7 @@ def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
     for name in EXTENSIONS:
         path = extension_file(name)
         try:
-            con.execute(_lake_sql("load_extension").format(path=_literal(str(path))))
+            con.execute(_lake_sql("load_extension").format(path=sql_literal(str(path))))
         except duckdb.Error as exc:
             raise WarehouseError(f"DuckDB {duckdb.__version__} could not load the {name} extension from {path}: "
                                  f"{str(exc).splitlines()[0]}") from None
@@ -147,8 +143,8 @@ def attach(con: duckdb.DuckDBPyConnection, lake: Lake, *, writer: bool) -> None:
     try:
         if password:
             con.execute(_lake_sql("password_secret"), {"password": password})
-        con.execute(_lake_sql("attach").format(target=_literal(f"ducklake:{lake.catalog}"),
-                                               data_path=_literal(lake.data_path),
+        con.execute(_lake_sql("attach").format(target=sql_literal(f"ducklake:{lake.catalog}"),
+                                               data_path=sql_literal(lake.data_path),
                                                create="true" if writer else "false"))
     except duckdb.Error as exc:
         raise WarehouseError(attach_message(lake, scrub(str(exc), lake))) from None
@@ -270,10 +266,6 @@ ROWS_CHANGED = frozenset({"tables_inserted_into", "tables_deleted_from", "inline
 STORAGE_ONLY = frozenset({"flushed_inlined", "merge_adjacent", "rewrite_delete"})
 
 
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class Mirror:
     """This process's copy of the lake's tables at one lake snapshot, which page runs read.
 
@@ -331,9 +323,9 @@ class Mirror:
                 changed = set(lake_tables.values())
                 for (name,) in cur.execute(_lake_sql("mirror_tables")).fetchall():
                     if name not in changed:
-                        cur.execute(_lake_sql("drop_mirror_table").format(table=_identifier(name)))
+                        cur.execute(_lake_sql("drop_mirror_table").format(table=sql_identifier(name)))
             for name in sorted(changed):
-                cur.execute(_lake_sql("copy_table").format(table=_identifier(name)))
+                cur.execute(_lake_sql("copy_table").format(table=sql_identifier(name)))
             cur.commit()
         except BaseException:
             cur.rollback()
