@@ -1,10 +1,15 @@
 """`python -m bench`: see bench/run.py and README, "Performance"; `python -m bench browser`: the
-pages in Chromium (bench/browser.py)."""
+pages in Chromium (bench/browser.py); `python -m bench idle`: what idle open pages cost the server
+(bench/idle.py)."""
 
 import sys
 
 if sys.argv[1:2] == ["browser"]:
     from bench.browser import main
+
+    main(sys.argv[2:])
+elif sys.argv[1:2] == ["idle"]:
+    from bench.idle import main
 
     main(sys.argv[2:])
 else:

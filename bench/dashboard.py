@@ -31,9 +31,10 @@ def free_port() -> int:
 class Dashboard:
     """`streamlit run app.py` from `app_root` with `env`, its output in `folder`/server.log. With
     `wait`, returns once it answers its health check; without, call `wait_healthy` (so that several
-    start side by side)."""
+    start side by side). `options`: more of `streamlit run`'s, e.g. ("--runner.postScriptGC", "true")."""
 
-    def __init__(self, folder: Path, env: dict[str, str], app_root: Path = ROOT, *, wait: bool = True) -> None:
+    def __init__(self, folder: Path, env: dict[str, str], app_root: Path = ROOT, *, wait: bool = True,
+                 options: tuple[str, ...] = ()) -> None:
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,7 +42,8 @@ class Dashboard:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=app_root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+             "--browser.gatherUsageStats", "false", *options],
+            cwd=app_root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         if wait:
             self.wait_healthy()
 
