@@ -3,6 +3,7 @@ counts, the Clari quota left, notifications (history and test messages), and the
 without secrets."""
 
 import json
+from functools import partial
 
 import streamlit as st
 
@@ -68,15 +69,20 @@ with right:
 
 num = st.column_config.NumberColumn
 dt = st.column_config.DatetimeColumn
+count = partial(num, format="localized")  # 120,000 rather than 120000
+# What started a run, as the runs table stores it (the `trigger` passed to a refresh).
+TRIGGERS = {"manual": "Refresh now", "schedule": "Schedule", "startup": "Server start", "cli": "Command line",
+            "backfill": "Demo history", "resume": "Resumed by a new leader"}
 st.subheader("Run history", anchor=False)
 # Not cached per data version: a refresh that loads nothing still adds to the run history.
 shown = page_data.data(r.wh, r.cur)
-page.table(shown.run_history, {
+runs = shown.run_history.assign(trigger=shown.run_history["trigger"].map(lambda t: TRIGGERS.get(t, t)))
+page.table(runs, {
     "run_id": num("Run"), "trigger": "Trigger", "requested_by": "Asked by",
     "started_at": dt("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "finished_at": dt("Finished (UTC)", format="HH:mm:ss"),
-    "outcome": "Outcome", "exports_loaded": num("Exports"), "rows_loaded": num("Rows"),
-    "changes_detected": num("Changes"), "error": "Error",
+    "outcome": "Outcome", "exports_loaded": num("Exports"), "rows_loaded": count("Rows"),
+    "changes_detected": count("Changes"), "error": "Error",
 }, "run-history.csv", as_of=False)
 
 st.subheader("Exports", anchor=False)
@@ -86,9 +92,9 @@ exports = shown.export_history.assign(
 page.table(exports, {
     "forecast": "Forecast", "period": "Period", "status": "Status", "job_id": "Clari job",
     "exported_at": dt("Exported (UTC, simulated)" if r.settings.demo_mode else "Exported (UTC)",
-                      format="YYYY-MM-DD HH:mm"), "entries": num("Entries"),
-    "cells_added": num("Cells new"), "cells_changed": num("Cells changed"), "cells_removed": num("Cells gone"),
-    "changes_detected": num("Changes"), "error": "Error", "warnings": st.column_config.ListColumn("Warnings"),
+                      format="YYYY-MM-DD HH:mm"), "entries": count("Entries"),
+    "cells_added": count("Cells new"), "cells_changed": count("Cells changed"), "cells_removed": count("Cells gone"),
+    "changes_detected": count("Changes"), "error": "Error", "warnings": st.column_config.ListColumn("Warnings"),
 }, "export-history.csv", ids=("forecast_id", "time_period"), as_of=False)
 
 st.subheader("Notifications", anchor=False)
@@ -123,7 +129,7 @@ page.table(notify.history(r.wh), {
 left, right = st.columns(2)
 with left:
     st.subheader("Rows in the warehouse", anchor=False)
-    page.table(shown.row_counts, {"table_name": "Table", "rows": num("Rows")}, "row-counts.csv", as_of=False)
+    page.table(shown.row_counts, {"table_name": "Table", "rows": count("Rows")}, "row-counts.csv", as_of=False)
 with right:
     st.subheader("Configuration", anchor=False)
     source = r.settings.source_path or "built-in defaults (no clari.toml)"

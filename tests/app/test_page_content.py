@@ -507,11 +507,11 @@ def test_data_page_run_and_export_history(open_app, tenant):
     # Ria's, Rob's (+ his commit 100 -> 112), Mia's, Max's and Cleo's closed won = 9; E3 against E2: 8).
     assert rows(runs, "run_id", "trigger", "requested_by", "outcome", "exports_loaded", "rows_loaded",
                 "changes_detected", "error") == [
-        (5, "manual", MANUAL_BY, "success", 1, 90, 8, None),
-        (4, "schedule", None, "success", 1, 90, 9, None),
-        (3, "schedule", None, "failed", 0, 0, 0, FAILURE),
-        (2, "schedule", None, "success", 1, 60, 0, None),
-        (1, "schedule", None, "success", 1, 90, 0, None)]
+        (5, "Refresh now", MANUAL_BY, "success", 1, 90, 8, None),
+        (4, "Schedule", None, "success", 1, 90, 9, None),
+        (3, "Schedule", None, "failed", 0, 0, 0, FAILURE),
+        (2, "Schedule", None, "success", 1, 60, 0, None),
+        (1, "Schedule", None, "success", 1, 90, 0, None)]
     # Export attempts, newest first. Cells: E1 adds its 60, E2 adds W3's 30; E3 changes 15 of W3's cells
     # (Rex: commit, closed; Ria: commit (the adjustment); Rob and Max: commit, best, pipeline; Mia:
     # commit, closed; Cleo: commit, best, closed, pipeline).
