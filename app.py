@@ -2,14 +2,14 @@
 
 The entry script of every page: it loads the settings, attaches to the process's refresh service,
 draws the shared filters and runs the page the URL names. The pages are those of
-`clari_data.pages`; their scripts live in `views/`, not `pages/`: see README, "Why views/ and not
+`clari_data.shared.pages`; their scripts live in `views/`, not `pages/`: see README, "Why views/ and not
 pages/".
 """
 
 import streamlit as st
 
-from clari_data import analytics, page_data
-from clari_data.pages import PAGES
+from clari_data.read import analytics, page_data
+from clari_data.shared.pages import PAGES
 from ui import filters, page, run
 
 st.set_page_config(page_title="Clari forecast dashboard", page_icon=":material/trending_up:", layout="wide")

@@ -1,6 +1,7 @@
 """`python -m bench`: see bench/run.py and README, "Performance"; `python -m bench browser`: the
 pages in Chromium (bench/browser.py); `python -m bench idle`: what idle open pages cost the server
-(bench/idle.py)."""
+(bench/idle.py); `python -m bench projection`: the projection's estimator against its alternatives
+(bench/projection.py)."""
 
 import sys
 
@@ -8,6 +9,10 @@ if sys.argv[1:2] == ["browser"]:
     from bench.browser import main
 
     main(sys.argv[2:])
+elif sys.argv[1:2] == ["projection"]:
+    from bench.projection import main
+
+    sys.exit(main(sys.argv[2:]))
 elif sys.argv[1:2] == ["idle"]:
     from bench.idle import main
 

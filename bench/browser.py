@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from bench.dashboard import CHROMIUM_ARGS, Dashboard, chromium_path
-from clari_data import pages as app_pages
+from clari_data.shared import pages as app_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every page of the registry; an older checkout (--app-root) may lack some: choose with --pages.
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {message}", file=sys.stderr, flush=True)
 
-    from clari_data.timeutil import utc_now
+    from clari_data.shared.timeutil import utc_now
 
     result: dict = {"command": "python -m bench browser " + " ".join(argv if argv is not None else sys.argv[2:]),
                     "started_at": utc_now().isoformat(timespec="seconds"), "app_root": opts.app_root,

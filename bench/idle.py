@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.browser import fill, new_context, open_and_settle
 from bench.dashboard import CHROMIUM_ARGS, ROOT, Dashboard, chromium_path
-from clari_data import pages as app_pages
+from clari_data.shared import pages as app_pages
 
 
 def cpu_seconds(pid: int) -> float:

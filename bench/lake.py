@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from clari_data.warehouse import Lake, Warehouse
+from clari_data.storage.warehouse import Lake, Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "postgres"

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from clari_data.config import NotifySettings, Secret, Settings  # noqa: E402
-from clari_data.notify import delivery, render  # noqa: E402
-from clari_data.redact import Scrubber  # noqa: E402
+from clari_data.alerting.notify import delivery, render  # noqa: E402
+from clari_data.shared.config import NotifySettings, Secret, Settings  # noqa: E402
+from clari_data.shared.redact import Scrubber  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,8 @@ def hanging_webhook() -> list[Limit]:
 
 
 def simulator_after_delay() -> list[Limit]:
-    from clari_data.demo import DEMO_API_KEY
-    from clari_data.simulator import SimulatorServer, SyntheticOrg
+    from clari_data.ingest.demo import DEMO_API_KEY
+    from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
 
     org = SyntheticOrg(seed=7, users=60, now=datetime(2026, 11, 18, 10, tzinfo=UTC))
     with SimulatorServer(org, api_keys=(DEMO_API_KEY,), job_seconds=0.05).start() as server:
@@ -117,7 +117,7 @@ def simulator_after_delay() -> list[Limit]:
 
 
 def simulator_stream() -> list[Limit]:
-    from clari_data.simulator import SyntheticOrg
+    from clari_data.ingest.simulator import SyntheticOrg
 
     class Sink:
         def write(self, data) -> int:

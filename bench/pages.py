@@ -1,4 +1,4 @@
-"""The data each page run fetches: the `clari_data.page_data` functions the pages call.
+"""The data each page run fetches: the `clari_data.read.page_data` functions the pages call.
 
 A page run makes the calls every run shares (the data status, the filter options at each level,
 the alert rules behind the banners) and then its page's own `page_data` function. In the app they
@@ -21,12 +21,13 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from clari_data import alerts, analytics, page_data
-from clari_data.analytics import Selection
-from clari_data.config import Settings
-from clari_data.pages import PAGES as REGISTRY
-from clari_data.timeutil import utc_now
-from clari_data.warehouse import Warehouse
+from clari_data.alerting import alerts
+from clari_data.read import analytics, page_data
+from clari_data.read.analytics import Selection
+from clari_data.shared.config import Settings
+from clari_data.shared.pages import PAGES as REGISTRY
+from clari_data.shared.timeutil import utc_now
+from clari_data.storage.warehouse import Warehouse
 
 APP_PAGES = tuple(p.name for p in REGISTRY)  # each also run whole by AppTest
 PARTS = ("pacing", "waterfall")  # the second calls of the Overview and /changes

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pyinstrument import Profiler  # noqa: E402
 
 from bench.pages import PAGES, default_selection, page_calls, shared_calls  # noqa: E402
-from clari_data.warehouse import Warehouse  # noqa: E402
+from clari_data.storage.warehouse import Warehouse  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

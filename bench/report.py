@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from clari_data import pages as pages_registry
+from clari_data.shared import pages as pages_registry
 
 MiB = 2**20
 TARGETS = {

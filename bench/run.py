@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 from bench import lake, report, tenant  # noqa: E402
 from bench.pages import APP_PAGES  # noqa: E402
 from bench.workers import MARK  # noqa: E402
-from clari_data.pages import page  # noqa: E402
-from clari_data.timeutil import utc_now  # noqa: E402
-from clari_data.warehouse import file_sha256  # noqa: E402
+from clari_data.shared.pages import page  # noqa: E402
+from clari_data.shared.timeutil import utc_now  # noqa: E402
+from clari_data.storage.warehouse import file_sha256  # noqa: E402
 
 KEY = "bench-key"
 
@@ -105,8 +105,8 @@ def write_app_config(path: Path) -> Path:
 
 def measure_size(plan: tenant.Plan, work: Path, opts: argparse.Namespace, caps: list[str], log,
                  catalogs: lake.Catalogs | None = None) -> dict:
-    from clari_data.simulator import SimulatorServer
-    from clari_data.warehouse import Warehouse
+    from clari_data.ingest.simulator import SimulatorServer
+    from clari_data.storage.warehouse import Warehouse
 
     work.mkdir(parents=True, exist_ok=True)
     base = work / "history.duckdb"

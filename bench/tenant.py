@@ -13,11 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
-from clari_data import analytics
-from clari_data.config import EXPORT_TYPES
-from clari_data.periods import FiscalCalendar
-from clari_data.simulator import SyntheticOrg
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.simulator import SyntheticOrg
+from clari_data.read import analytics
+from clari_data.shared.config import EXPORT_TYPES
+from clari_data.shared.periods import FiscalCalendar
+from clari_data.storage.warehouse import Warehouse
 
 FORECAST = "net_arr"
 EXTRA_FIELDS = 2  # 6 base fields + 2 = 8 fields

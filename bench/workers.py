@@ -107,9 +107,9 @@ def floor(args: dict) -> dict:
 def refresh(args: dict) -> dict:
     """One refresh of the current quarter, exactly as `python -m clari_data refresh` runs it (into
     the lake `args["lake"]` names, if it does)."""
-    from clari_data.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
-    from clari_data.refresh import run_refresh
-    from clari_data.warehouse import Warehouse
+    from clari_data.ingest.refresh import run_refresh
+    from clari_data.shared.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
+    from clari_data.storage.warehouse import Warehouse
 
     baseline = rss_bytes()
     lake = args.get("lake")
@@ -165,7 +165,7 @@ def pages(args: dict) -> dict:
     whose first copy, made when the replica's first page run starts, is timed apart: `mirror_s`)."""
     from bench.lake import from_args
     from bench.pages import PAGES, default_selection, page_calls, shared_calls, time_calls
-    from clari_data.warehouse import Warehouse
+    from clari_data.storage.warehouse import Warehouse
 
     db, cold_n, warm_n = args["db"], args["cold_repeats"], args["warm_repeats"]
     out = {page: {"cold": [], "warm": [], "cold_own": [], "warm_own": [], "calls": {}} for page in PAGES}
@@ -235,7 +235,7 @@ def apptest(args: dict) -> dict:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from clari_data.scheduler import stop_process_services
+    from clari_data.runtime.scheduler import stop_process_services
 
     timeout, n = args.get("timeout", 600), args["repeats"]
 

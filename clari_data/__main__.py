@@ -13,11 +13,13 @@ import signal
 import sys
 import threading
 
-from . import analytics, demo, notify
-from .config import ConfigError, check_period, load_settings
-from .refresh import Progress, run_refresh
-from .timeutil import naive_utc
-from .warehouse import Warehouse, WarehouseBusy, WarehouseError
+from .alerting import notify
+from .ingest import demo
+from .ingest.refresh import Progress, run_refresh
+from .read import analytics
+from .shared.config import ConfigError, check_period, load_settings
+from .shared.timeutil import naive_utc
+from .storage.warehouse import Warehouse, WarehouseBusy, WarehouseError
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 1, 2, 3
 
@@ -136,7 +138,7 @@ class _writing:
     def __init__(self, settings) -> None:
         self.leadership = None
         if settings.warehouse.backend == "ducklake":
-            from .leader import PostgresLeadership, WorkerIdentity
+            from .runtime.leader import PostgresLeadership, WorkerIdentity
 
             self.leadership = PostgresLeadership(settings, WorkerIdentity(worker_id="cli-refresh"))
 
@@ -152,8 +154,8 @@ class _writing:
 
 
 def cmd_worker(args, settings) -> int:
-    from .leader import WorkerIdentity
-    from .worker import EXIT_LOST, Worker
+    from .runtime.leader import WorkerIdentity
+    from .runtime.worker import EXIT_LOST, Worker
 
     identity = WorkerIdentity(worker_id=args.worker_id) if args.worker_id else WorkerIdentity()
     stop = threading.Event()
@@ -170,7 +172,7 @@ def cmd_worker(args, settings) -> int:
 
 
 def cmd_simulator(args) -> int:
-    from .simulator import serve
+    from .ingest.simulator import serve
 
     try:
         serve(port=args.port, host=args.host, users=args.users, seed=args.seed, job_seconds=args.job_seconds,

@@ -11,7 +11,7 @@ Run through scripts/convert-warehouse PATH. DuckDB reads only files of its own v
    the warehouse opens it (running any newer migrations) to prove the dashboard can.
 A failure at any step says what happened and leaves the original file where and as it was.
 
-The statements live here rather than in clari_data/sql: half of this runs under DuckDB 2.0, in an
+The statements live here rather than in clari_data/storage/sql: half of this runs under DuckDB 2.0, in an
 environment without the project's dependencies, where the warehouse package cannot be imported.
 """
 
@@ -206,8 +206,8 @@ def _open_with_the_warehouse(path: Path) -> None:
     """Opens the file as the dashboard would, with clari.toml's field roles and alert cut-offs (the
     warehouse stores them at open), which also runs any migration newer than the file."""
     sys.path.insert(0, str(ROOT))
-    from clari_data.config import ConfigError, Settings, load_settings
-    from clari_data.warehouse import Warehouse
+    from clari_data.shared.config import ConfigError, Settings, load_settings
+    from clari_data.storage.warehouse import Warehouse
 
     os.chdir(ROOT)  # where clari.toml and .streamlit/secrets.toml are, as for the dashboard
     try:

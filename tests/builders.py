@@ -91,7 +91,7 @@ def hostile_warehouse(folder: Path, name: str = "hostile.duckdb") -> Path:
     exports a day apart (so the changes page has moves to show)."""
     from datetime import datetime
 
-    from clari_data.warehouse import Warehouse
+    from clari_data.storage.warehouse import Warehouse
 
     def export(commit: float) -> dict:
         e = Export(period="2026_Q1", users=[user(uid, label, uid.upper(), None if uid == "boss" else "BOSS")

@@ -12,9 +12,9 @@ import postgres
 import pytest
 from support import SIM_NOW, TEST_KEY
 
-from clari_data.config import ClariSettings, DemoSettings, Secret, Settings, WarehouseSettings
-from clari_data.simulator import SimulatorServer, SyntheticOrg
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
+from clari_data.shared.config import ClariSettings, DemoSettings, Secret, Settings, WarehouseSettings
+from clari_data.storage.warehouse import Warehouse
 
 # The shipped config shows viewers only an error's type; a failing AppTest should say what broke.
 os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
@@ -110,7 +110,7 @@ def sim_settings(tmp_path, simulator):
 @pytest.fixture
 def demo_settings(tmp_path):
     """Demo mode (no key): refreshes go to the process's built-in simulator."""
-    from clari_data import demo
+    from clari_data.ingest import demo
 
     demo.stop()
     yield Settings(warehouse=WarehouseSettings(path=str(tmp_path / "demo.duckdb")),

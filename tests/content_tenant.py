@@ -45,7 +45,7 @@ from pathlib import Path
 
 from builders import Export, small_org, user
 
-from clari_data.warehouse import Warehouse
+from clari_data.storage.warehouse import Warehouse
 
 K = 1000
 FORECAST = "net_arr"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from clari_data.config import Secret, Settings, WarehouseSettings
-from clari_data.warehouse import Lake
+from clari_data.shared.config import Secret, Settings, WarehouseSettings
+from clari_data.storage.warehouse import Lake
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "postgres"

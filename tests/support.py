@@ -31,7 +31,7 @@ def posts(simulator) -> int:
 
 def sql_value(wh, sql: str, params: list | None = None):
     """The first column of the first row of a test's own query, read through a cursor of the
-    warehouse (tests check the stored data directly; the product's SQL lives in clari_data/sql)."""
+    warehouse (tests check the stored data directly; the product's SQL lives in clari_data/storage/sql)."""
     cur = wh.cursor()
     try:
         return cur.execute(sql, params or []).fetchone()[0]

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from clari_data.analytics import Selection, team_members
-from clari_data.asof import (
+from clari_data.read.analytics import Selection, team_members
+from clari_data.read.asof import (
     DEFAULT_FROM,
     FROM_WORDS,
     AsOf,
@@ -32,9 +32,9 @@ from clari_data.asof import (
     parse_as_of,
     parse_from,
 )
-from clari_data.config import PERIOD_RE
-from clari_data.page_data import FilterOptions
-from clari_data.pages import page
+from clari_data.read.page_data import FilterOptions
+from clari_data.shared.config import PERIOD_RE
+from clari_data.shared.pages import page
 
 from .format import md_text
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from clari_data.timeutil import naive_utc
+from clari_data.shared.timeutil import naive_utc
 
 DASH = "–"  # what a missing value shows as, in text and in table cells
 

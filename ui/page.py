@@ -9,9 +9,9 @@ import re
 import pandas as pd
 import streamlit as st
 
-from clari_data import analytics
-from clari_data.alerts import Alert
-from clari_data.pages import page
+from clari_data.alerting.alerts import Alert
+from clari_data.read import analytics
+from clari_data.shared.pages import page
 
 from . import filters, run
 from .format import DASH, age, csv_bytes, md_text
@@ -21,7 +21,7 @@ _SEEN_RUNS = "_seen_runs"
 
 
 def start(name: str) -> PageRun:
-    """Header of the page of this name (`clari_data.pages`); stops the page when there is no data
+    """Header of the page of this name (`clari_data.shared.pages`); stops the page when there is no data
     to show yet."""
     r = run.current()
     st.title(page(name).title)

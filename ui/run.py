@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 import duckdb
 import streamlit as st
 
-from clari_data import access, alerts
-from clari_data.analytics import DataStatus, Selection
-from clari_data.config import ConfigError, Settings, load_settings
-from clari_data.scheduler import process_service
-from clari_data.service import RefreshState, Service
-from clari_data.timeutil import naive_utc, utc_now
-from clari_data.warehouse import Warehouse, WarehouseError
+from clari_data.alerting import alerts
+from clari_data.read.analytics import DataStatus, Selection
+from clari_data.runtime.scheduler import process_service
+from clari_data.runtime.service import RefreshState, Service
+from clari_data.shared import access
+from clari_data.shared.config import ConfigError, Settings, load_settings
+from clari_data.shared.timeutil import naive_utc, utc_now
+from clari_data.storage.warehouse import Warehouse, WarehouseError
 
 from .format import md_text, moment
 

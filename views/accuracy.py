@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from clari_data import charts, page_data
+from clari_data.read import charts, page_data
 from ui import page, run
 from ui.format import day_month, md_text
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from clari_data import charts, page_data
+from clari_data.read import charts, page_data
 from ui import filters, page, run
 from ui.format import day_month, md_text
 

@@ -3,7 +3,7 @@ shown, its spread over every rep below, and the weekly trend."""
 
 import streamlit as st
 
-from clari_data import charts, page_data
+from clari_data.read import charts, page_data
 from ui import page, run
 
 r = page.start("coverage")

@@ -7,9 +7,11 @@ from functools import partial
 
 import streamlit as st
 
-from clari_data import access, notify, page_data
-from clari_data.client import ClariError
-from clari_data.refresh import read_limits
+from clari_data.alerting import notify
+from clari_data.ingest.client import ClariError
+from clari_data.ingest.refresh import read_limits
+from clari_data.read import page_data
+from clari_data.shared import access
 from ui import page
 from ui.format import age, md_text
 

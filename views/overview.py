@@ -5,7 +5,7 @@ import re
 
 import streamlit as st
 
-from clari_data import charts, page_data
+from clari_data.read import charts, page_data
 from ui import page, run
 from ui.format import md_text, money, money_change, percent, points_change, ratio, ratio_change, week_label
 

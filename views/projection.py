@@ -3,8 +3,8 @@ person's own commit calls at this week of past quarters ended, and how well that
 
 import streamlit as st
 
-from clari_data import charts, page_data
-from clari_data.projection import MIN_QUARTERS, POOLING, summary_line
+from clari_data.read import charts, page_data
+from clari_data.read.projection import MIN_QUARTERS, POOLING, summary_line
 from ui import page, run
 from ui.format import DASH, md_text, money, week_label
 

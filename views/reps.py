@@ -3,7 +3,7 @@ over every rep below, and the leaderboard of everyone below; drill down a level 
 
 import streamlit as st
 
-from clari_data import charts, page_data
+from clari_data.read import charts, page_data
 from ui import page, run
 
 r = page.start("reps")

@@ -8,10 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from support import SIM_NOW
 
-from clari_data.config import load_settings
-from clari_data.refresh import run_refresh
-from clari_data.scheduler import stop_process_services
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.refresh import run_refresh
+from clari_data.runtime.scheduler import stop_process_services
+from clari_data.shared.config import load_settings
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
     """A warehouse after two demo refreshes a simulated day apart: an ended quarter, and changes."""
-    from clari_data import demo
+    from clari_data.ingest import demo
 
     folder = tmp_path_factory.mktemp("demo")
     path = folder / "demo.duckdb"

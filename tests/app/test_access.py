@@ -7,8 +7,8 @@ import pytest
 from apptest_helpers import run
 from support import sql_value
 
-from clari_data.access import may_refresh
-from clari_data.config import AccessSettings, ConfigError, ScheduleSettings, Settings, load_settings
+from clari_data.shared.access import may_refresh
+from clari_data.shared.config import AccessSettings, ConfigError, ScheduleSettings, Settings, load_settings
 
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
         "client_id": "dashboard", "client_secret": "s", "server_metadata_url": "https://id.example.com/.well-known/openid-configuration"}
@@ -74,7 +74,7 @@ def test_only_listed_people_may_refresh(make_app, email, allowed):
 def test_refresh_is_recorded_with_who_asked(make_app):
     import time
 
-    from clari_data.scheduler import process_service
+    from clari_data.runtime.scheduler import process_service
 
     at = make_app('[access]\nrefresh_allowed = ["ana@acme.com"]\n')
     at.secrets["auth"] = AUTH
@@ -124,7 +124,7 @@ def test_addresses_are_normalised_and_look_alikes_refused(email, listed):
     ({}, None),
 ])
 def test_only_a_verified_plain_address_counts(claims, expected):
-    from clari_data.access import verified_email
+    from clari_data.shared.access import verified_email
 
     assert verified_email(claims) == expected
 
@@ -159,7 +159,7 @@ def view_settings(allowed):
     (("@acme.com",), False, None, False),  # a list without sign-in lets nobody in
 ])
 def test_may_view(allowed, sign_in, email, ok):
-    from clari_data.access import may_view
+    from clari_data.shared.access import may_view
 
     decision = may_view(view_settings(allowed), sign_in=sign_in, email=email)
     assert decision.allowed is ok and (decision.reason is None) is ok
@@ -167,7 +167,7 @@ def test_may_view(allowed, sign_in, email, ok):
 
 @pytest.mark.parametrize("page", ["views/overview.py", "views/coverage.py", "views/data.py"])
 def test_view_allowed_stops_the_page_before_any_data(make_app, page, monkeypatch):
-    from clari_data import analytics
+    from clari_data.read import analytics
 
     def no_reads(*args, **kwargs):
         raise AssertionError("data was read for a visitor who may not see it")
@@ -201,7 +201,7 @@ def test_a_visitor_who_has_not_signed_in_sees_no_configuration_error(make_app):
 
 def test_the_service_refuses_a_manual_run_for_whoever_may_not_refresh(sim_settings):
     """A forged click reaches request_run: the service itself applies the access rule."""
-    from clari_data.scheduler import RefreshService
+    from clari_data.runtime.scheduler import RefreshService
 
     listed = replace(sim_settings, access=AccessSettings(refresh_allowed=("@acme.com",)))
     service = RefreshService(listed).start(refresh_if_empty=False)

@@ -15,11 +15,11 @@ from apptest_helpers import run, url
 from conftest import write_config
 from support import SIM_NOW
 
-from clari_data import analytics, charts
-from clari_data.config import load_settings
-from clari_data.refresh import run_refresh
-from clari_data.scheduler import process_service
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.refresh import run_refresh
+from clari_data.read import analytics, charts
+from clari_data.runtime.scheduler import process_service
+from clari_data.shared.config import load_settings
+from clari_data.storage.warehouse import Warehouse
 from ui.page import SHORTCUTS
 
 BIG = "users = 2000\n"  # under the [demo] table write_config opens
@@ -29,7 +29,7 @@ NAVIGATED = ("coverage", "reps", "accuracy")  # the pages with the breadcrumb, s
 
 @pytest.fixture(scope="module")
 def big_db(tmp_path_factory):
-    from clari_data import demo
+    from clari_data.ingest import demo
 
     folder = tmp_path_factory.mktemp("big")
     path = folder / "big.duckdb"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from bench.pages import page_calls
-from clari_data import analytics, page_data
-from clari_data.analytics import Selection
-from clari_data.pages import PAGES
-from clari_data.warehouse import Warehouse
+from clari_data.read import analytics, page_data
+from clari_data.read.analytics import Selection
+from clari_data.shared.pages import PAGES
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 

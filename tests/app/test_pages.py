@@ -8,9 +8,9 @@ from apptest_helpers import run, texts, url
 from builders import hostile_warehouse
 from support import sql_value
 
-from clari_data.config import load_settings
-from clari_data.pages import PAGES
-from clari_data.scheduler import process_service, running_schedulers, stop_process_services
+from clari_data.runtime.scheduler import process_service, running_schedulers, stop_process_services
+from clari_data.shared.config import load_settings
+from clari_data.shared.pages import PAGES
 from ui.format import money, percent, ratio
 
 
@@ -50,7 +50,7 @@ def test_overview_numbers_are_the_selection_s_rows_in_the_views(make_app, with_t
 
 
 def people(at):
-    from clari_data import analytics
+    from clari_data.read import analytics
 
     svc = process_service(load_settings())
     forecast = sql_value(svc.warehouse, "SELECT min(forecast_id) FROM exports")

@@ -11,12 +11,12 @@ from apptest_helpers import run, texts, url
 from conftest import write_config
 from support import SIM_NOW, sql_value
 
-from clari_data import analytics
-from clari_data.asof import as_of_of_export
-from clari_data.config import load_settings
-from clari_data.refresh import run_refresh
-from clari_data.scheduler import process_service
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.refresh import run_refresh
+from clari_data.read import analytics
+from clari_data.read.asof import as_of_of_export
+from clari_data.runtime.scheduler import process_service
+from clari_data.shared.config import load_settings
+from clari_data.storage.warehouse import Warehouse
 
 SCRIPT = "views/projection.py"
 CONFIG = "[clari]\nperiods_back = 3\n"  # three ended quarters: the newest is back-tested on the two before
@@ -25,7 +25,7 @@ CONFIG = "[clari]\nperiods_back = 3\n"  # three ended quarters: the newest is ba
 @pytest.fixture(scope="module")
 def history_db(tmp_path_factory):
     """Two demo refreshes a simulated day apart that load three ended quarters besides this one."""
-    from clari_data import demo
+    from clari_data.ingest import demo
 
     folder = tmp_path_factory.mktemp("projection")
     path = folder / "demo.duckdb"

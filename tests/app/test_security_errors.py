@@ -14,7 +14,7 @@ import pytest
 from apptest_helpers import run
 from support import wait_until
 
-from clari_data.pages import PAGES
+from clari_data.shared.pages import PAGES
 
 PASSWORD = "hunter2-secret"
 
@@ -44,7 +44,7 @@ def holder(tmp_path):
 
 
 def test_a_warehouse_held_by_another_process_says_so_with_try_again(make_app, tmp_path, demo_db, holder):
-    from clari_data.scheduler import stop_process_services
+    from clari_data.runtime.scheduler import stop_process_services
 
     stop_process_services()
     db = tmp_path / "app.duckdb"

@@ -17,8 +17,8 @@ import pytest
 from apptest_helpers import run
 from builders import Export, user
 
-from clari_data.pages import PAGES
-from clari_data.warehouse import Warehouse
+from clari_data.shared.pages import PAGES
+from clari_data.storage.warehouse import Warehouse
 
 NAMES = {
     "boss": "Morgan ![m](https://tracker.example/m.png) Lee",
@@ -116,7 +116,7 @@ def test_no_clari_text_renders_as_markup(make_app, tmp_path, script, params):
 
 def test_the_tenant_is_hostile_where_it_matters(tmp_path):
     """The fixture's names reach the pages: the test above would pass vacuously otherwise."""
-    from clari_data import analytics
+    from clari_data.read import analytics
 
     with Warehouse(hostile_tenant(tmp_path)) as wh:
         labels = analytics.period_labels(wh)

@@ -10,11 +10,11 @@ import pytest
 from apptest_helpers import run, texts, url
 from support import sql_value
 
-from clari_data import analytics
-from clari_data.asof import as_of_of_export
-from clari_data.config import load_settings
-from clari_data.pages import PAGES
-from clari_data.scheduler import process_service
+from clari_data.read import analytics
+from clari_data.read.asof import as_of_of_export
+from clari_data.runtime.scheduler import process_service
+from clari_data.shared.config import load_settings
+from clari_data.shared.pages import PAGES
 
 SHOWN_AS_OF = [p for p in PAGES if p.name != "data"]  # the Data page is about now, not the forecast
 

@@ -12,8 +12,8 @@ import pytest
 from dashboard_server import Server, screenshot
 from playwright.sync_api import Page, expect
 
-from clari_data.periods import FiscalCalendar, shift_period
-from clari_data.simulator import SyntheticOrg
+from clari_data.ingest.simulator import SyntheticOrg
+from clari_data.shared.periods import FiscalCalendar, shift_period
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 45_000

@@ -12,7 +12,7 @@ from dashboard_server import Server, screenshot
 from playwright.sync_api import expect
 from test_journeys import TIMEOUT, no_exception, query, ready
 
-from clari_data.warehouse import Warehouse
+from clari_data.storage.warehouse import Warehouse
 
 pytestmark = pytest.mark.browser
 HISTORY = 120_000  # a fresh demo server loads its history first (at most 60 s on 2 cores)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from support import TEST_KEY
 from test_journeys import PAGES, TIMEOUT, no_exception, open_page
 
-from clari_data.simulator import SimulatorServer, SyntheticOrg
+from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
 
 pytestmark = pytest.mark.browser
 

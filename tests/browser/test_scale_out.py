@@ -21,9 +21,9 @@ from playwright.sync_api import Page, expect
 from support import SIM_NOW, TEST_KEY, posts, wait_until
 
 from bench.dashboard import Dashboard
-from clari_data.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
-from clari_data.simulator import SimulatorServer, SyntheticOrg
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
+from clari_data.shared.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
+from clari_data.storage.warehouse import Warehouse
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 from builders import Export, small_org
 
-from clari_data import alerts
-from clari_data.analytics import Selection
-from clari_data.config import AlertSettings, FieldRoles
+from clari_data.alerting import alerts
+from clari_data.read.analytics import Selection
+from clari_data.shared.config import AlertSettings, FieldRoles
 
 WEEK = "2026-03-23"
 SEL = Selection("net_arr", "2026_Q1")

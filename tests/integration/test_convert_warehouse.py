@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from clari_data.warehouse import SQL_DIR, Warehouse
+from clari_data.storage.warehouse import SQL_DIR, Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "convert-warehouse"

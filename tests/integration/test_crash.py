@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from support import SIM_NOW, TEST_KEY, posts, wait_until
 
-from clari_data.config import ClariSettings, Secret, Settings, WarehouseSettings
-from clari_data.refresh import downloads_dir, run_refresh
-from clari_data.simulator import SimulatorServer, SyntheticOrg
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.refresh import downloads_dir, run_refresh
+from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
+from clari_data.shared.config import ClariSettings, Secret, Settings, WarehouseSettings
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from support import SIM_NOW, sql_value, wait_until
 
-from clari_data import analytics, demo, page_data
-from clari_data.analytics import Selection
-from clari_data.config import DemoSettings, ScheduleSettings
-from clari_data.refresh import run_refresh
-from clari_data.scheduler import RefreshService
-from clari_data.warehouse import Warehouse
+from clari_data.ingest import demo
+from clari_data.ingest.refresh import run_refresh
+from clari_data.read import analytics, page_data
+from clari_data.read.analytics import Selection
+from clari_data.runtime.scheduler import RefreshService
+from clari_data.shared.config import DemoSettings, ScheduleSettings
+from clari_data.storage.warehouse import Warehouse
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ from email.utils import format_datetime
 import pytest
 from support import SIM_NOW, TEST_KEY, posts, sql_value, wait_until
 
-from clari_data.client import ClariClient
-from clari_data.config import Secret
-from clari_data.refresh import run_refresh
-from clari_data.retry import RetryPolicy
-from clari_data.simulator import SyntheticOrg
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.client import ClariClient
+from clari_data.ingest.refresh import run_refresh
+from clari_data.ingest.simulator import SyntheticOrg
+from clari_data.shared.config import Secret
+from clari_data.shared.retry import RetryPolicy
+from clari_data.storage.warehouse import Warehouse
 
 ALL_TYPES = ("forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed")
 CRM_TYPES = ("crm_total", "crm_closed")

@@ -19,8 +19,8 @@ import pytest
 from builders import Export, small_org
 from support import free_port, sql_value
 
-from clari_data.config import Secret
-from clari_data.warehouse import Lake, Warehouse, WarehouseError, lake
+from clari_data.shared.config import Secret
+from clari_data.storage.warehouse import Lake, Warehouse, WarehouseError, lake
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Lake-Pass-9c41e7"  # recognisable: every output is searched for it
@@ -263,7 +263,7 @@ def test_a_page_run_in_another_process_keeps_its_snapshot(new_lake, tmp_path):
         load(writer, golden_export().write(tmp_path / "a.json"), "job-1")
     script = f"""
 import sys
-from clari_data.warehouse import Lake, Warehouse
+from clari_data.storage.warehouse import Lake, Warehouse
 wh = Warehouse(Lake({made.catalog!r}, {made.data_path!r}), writer=False)
 with wh.snapshot() as cur:
     print(cur.execute("SELECT max(export_id) FROM exports").fetchone()[0], flush=True)
@@ -340,7 +340,7 @@ def copied(caplog) -> list[str]:
 
 
 def test_page_runs_read_a_mirror_that_copies_only_the_tables_that_changed(new_lake, tmp_path, caplog):
-    caplog.set_level(logging.DEBUG, logger="clari_data.warehouse.lake")
+    caplog.set_level(logging.DEBUG, logger="clari_data.storage.warehouse.lake")
     with Warehouse(new_lake()) as wh:
         load(wh, golden_export().write(tmp_path / "a.json"), "job-1")
         with wh.snapshot() as page:

@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 from builders import Export, small_org
 
-from clari_data.refresh import run_refresh
-from clari_data.warehouse import ExportRejected, Warehouse, WarehouseError
+from clari_data.ingest.refresh import run_refresh
+from clari_data.storage.warehouse import ExportRejected, Warehouse, WarehouseError
 
 # DuckDB's JSON reader asks for at least 32 MiB whatever the file's size, so 16MB is always too little.
 TIGHT = "16MB"

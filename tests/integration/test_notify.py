@@ -26,12 +26,21 @@ from aiosmtpd.smtp import AuthResult
 from builders import Export, user
 from support import free_port
 
-from clari_data import analytics, notify
-from clari_data.config import ALERT_RULES, ConfigError, NotifySettings, Secret, Settings, _validate, load_settings
-from clari_data.notify import render
-from clari_data.refresh import RefreshResult, run_refresh
-from clari_data.timeutil import utc_now
-from clari_data.warehouse import Warehouse
+from clari_data.alerting import notify
+from clari_data.alerting.notify import render
+from clari_data.ingest.refresh import RefreshResult, run_refresh
+from clari_data.read import analytics
+from clari_data.shared.config import (
+    ALERT_RULES,
+    ConfigError,
+    NotifySettings,
+    Secret,
+    Settings,
+    _validate,
+    load_settings,
+)
+from clari_data.shared.timeutil import utc_now
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "XOXB-WEBHOOK-TOKEN-5ec4e7"  # the secret part of the webhook URL
@@ -469,7 +478,7 @@ def test_a_bug_in_the_notifier_never_fails_the_refresh(demo_settings, demo_wh, s
         raise RuntimeError(f"boom near {slack.url}")
 
     monkeypatch.setattr(notify, "evaluate", broken)
-    with caplog.at_level(logging.ERROR, logger="clari_data.notify"):
+    with caplog.at_level(logging.ERROR, logger="clari_data.alerting.notify"):
         result = refresh_and_notify(settings, demo_wh)
     assert result.outcome == "success" and result.notifications == ()
     assert "RuntimeError: boom near ********" in caplog.text and TOKEN not in caplog.text
@@ -605,7 +614,7 @@ def test_test_messages_have_a_cool_down_per_channel(demo_settings, demo_wh, slac
 
 
 def test_test_messages_follow_the_refresh_access_rule(demo_settings, demo_wh, slack):
-    from clari_data.config import AccessSettings, ScheduleSettings
+    from clari_data.shared.config import AccessSettings, ScheduleSettings
 
     settings = replace(with_notify(demo_settings, slack), access=AccessSettings(refresh_allowed=("@acme.com",)))
     for address in (None, "eve@other.org", "\u0430na@acme.com"):
@@ -683,7 +692,7 @@ def test_no_channel_means_no_work(demo_settings, demo_wh):
 def test_the_data_page_shows_the_history_and_sends_test_messages(demo_settings, tmp_path, slack, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from clari_data.scheduler import stop_process_services
+    from clari_data.runtime.scheduler import stop_process_services
 
     db = tmp_path / "app.duckdb"
     settings = with_notify(replace(demo_settings, warehouse=replace(demo_settings.warehouse, path=str(db))), slack,

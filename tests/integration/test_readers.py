@@ -11,12 +11,12 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 from support import SIM_NOW, TEST_KEY, wait_until
 
-from clari_data import analytics
-from clari_data.analytics import Selection
-from clari_data.refresh import run_refresh
-from clari_data.scheduler import process_service, stop_process_services
-from clari_data.simulator import SimulatorServer, SyntheticOrg
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.refresh import run_refresh
+from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
+from clari_data.read import analytics
+from clari_data.read.analytics import Selection
+from clari_data.runtime.scheduler import process_service, stop_process_services
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +105,7 @@ def test_app_sessions_render_during_a_refresh(tmp_path, monkeypatch):
     monkeypatch.setenv("CLARI_DB_PATH", str(tmp_path / "w.duckdb"))
     monkeypatch.delenv("CLARI_API_KEY", raising=False)
     monkeypatch.chdir(ROOT)
-    from clari_data.config import load_settings
+    from clari_data.shared.config import load_settings
 
     try:
         service = process_service(load_settings())  # starts the first (startup) refresh

@@ -11,11 +11,11 @@ import pytest
 from postgres import on_backend
 from support import SIM_NOW, TEST_KEY, posts, sql_value
 
-from clari_data import analytics
-from clari_data.analytics import Selection
-from clari_data.client import ClariClient
-from clari_data.refresh import run_refresh
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.client import ClariClient
+from clari_data.ingest.refresh import run_refresh
+from clari_data.read import analytics
+from clari_data.read.analytics import Selection
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,5 @@
-"""Roles in one process: the refresh worker (clari_data/worker.py) and dashboard replicas
-(clari_data/replica.py) sharing nothing but the warehouse, against the simulator over loopback
+"""Roles in one process: the refresh worker (clari_data/runtime/worker.py) and dashboard replicas
+(clari_data/runtime/replica.py) sharing nothing but the warehouse, against the simulator over loopback
 HTTP, on both backends (a test taking `backend` runs on the embedded file and on a lake on a real
 PostgreSQL). With a worker and replicas in processes of their own: test_roles_lake.py."""
 
@@ -19,14 +19,14 @@ import postgres
 import pytest
 from support import TEST_KEY, posts, wait_until
 
-from clari_data import analytics
-from clari_data.config import ScheduleSettings
-from clari_data.leader import WorkerIdentity
-from clari_data.refresh import Progress, run_refresh
-from clari_data.replica import SILENT_AFTER, UNCLAIMED_AFTER, ReplicaService, replica_state
-from clari_data.timeutil import naive_utc
-from clari_data.warehouse import Warehouse
-from clari_data.worker import EXIT_STOPPED, Worker
+from clari_data.ingest.refresh import Progress, run_refresh
+from clari_data.read import analytics
+from clari_data.runtime.leader import WorkerIdentity
+from clari_data.runtime.replica import SILENT_AFTER, UNCLAIMED_AFTER, ReplicaService, replica_state
+from clari_data.runtime.worker import EXIT_STOPPED, Worker
+from clari_data.shared.config import ScheduleSettings
+from clari_data.shared.timeutil import naive_utc
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"poll_seconds": 0.1, "standby_seconds": 0.2, "publish_seconds": 0.1, "heartbeat_seconds": 0.5}
@@ -199,7 +199,7 @@ def test_a_new_leader_resumes_the_run_the_last_one_left(sim_settings, simulator,
     settings = replace(settings, clari=replace(settings.clari, time_periods=(period,)))
     with Warehouse.from_settings(settings) as wh:
         assert run_refresh(settings, wh).outcome == "success"
-        from clari_data.client import ClariClient
+        from clari_data.ingest.client import ClariClient
 
         with ClariClient.from_settings(settings.clari) as client:
             job_id = client.queue_export("net_arr", time_period=period, include_historical=True)
@@ -281,7 +281,7 @@ def _info_logs(caplog):
 def test_a_dashboard_of_role_all_on_a_lake_leads_like_a_worker(sim_settings, new_lake, caplog):
     """Role "all" on a lake refreshes itself, so it takes the workers' lock: a worker started
     beside it stands by, saying so, and leads once that dashboard stops."""
-    from clari_data.scheduler import process_service, stop_process_services
+    from clari_data.runtime.scheduler import process_service, stop_process_services
 
     settings = postgres.lake_settings(idle_settings(sim_settings), new_lake())
     service = process_service(settings)
@@ -306,7 +306,7 @@ def test_a_worker_without_its_catalog_database_stands_by_and_says_why(sim_settin
     nowhere."""
     from support import free_port
 
-    from clari_data.config import Secret
+    from clari_data.shared.config import Secret
 
     password = "PG-SECRET-PASSWORD-51c2"
     lake = replace(sim_settings.warehouse, backend="ducklake", data_path="/tmp/unused-lake/",

@@ -23,11 +23,11 @@ import postgres
 import pytest
 from support import SIM_NOW, TEST_KEY, posts, wait_until
 
-from clari_data.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
-from clari_data.replica import ReplicaService
-from clari_data.scheduler import _writer
-from clari_data.simulator import SimulatorServer, SyntheticOrg
-from clari_data.warehouse import Warehouse, WarehouseBusy
+from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
+from clari_data.runtime.replica import ReplicaService
+from clari_data.runtime.scheduler import _writer
+from clari_data.shared.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
+from clari_data.storage.warehouse import Warehouse, WarehouseBusy
 
 ROOT = Path(__file__).resolve().parents[2]
 

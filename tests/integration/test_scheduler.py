@@ -8,11 +8,14 @@ from datetime import timedelta
 import pytest
 from support import wait_until
 
-from clari_data import alerts, analytics, notify, rules, scheduler
-from clari_data.config import ScheduleSettings
-from clari_data.refresh import RefreshResult
-from clari_data.scheduler import RefreshService, process_service, running_schedulers, stop_process_services
-from clari_data.timeutil import utc_now
+from clari_data.alerting import alerts, notify
+from clari_data.ingest.refresh import RefreshResult
+from clari_data.read import analytics
+from clari_data.runtime import scheduler
+from clari_data.runtime.scheduler import RefreshService, process_service, running_schedulers, stop_process_services
+from clari_data.shared import rules
+from clari_data.shared.config import ScheduleSettings
+from clari_data.shared.timeutil import utc_now
 
 
 def runs(service, trigger=None, finished=False) -> int:

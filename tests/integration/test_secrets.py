@@ -16,11 +16,11 @@ from streamlit.testing.v1 import AppTest
 from support import TEST_KEY
 from test_faults import ROWS, Context
 
-from clari_data.client import ClariClient
-from clari_data.refresh import run_refresh
-from clari_data.retry import RetryPolicy
-from clari_data.scheduler import stop_process_services
-from clari_data.warehouse import DATA_TABLES, Warehouse
+from clari_data.ingest.client import ClariClient
+from clari_data.ingest.refresh import run_refresh
+from clari_data.runtime.scheduler import stop_process_services
+from clari_data.shared.retry import RetryPolicy
+from clari_data.storage.warehouse import DATA_TABLES, Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["views/overview.py", "views/accuracy.py", "views/coverage.py", "views/reps.py", "views/changes.py",

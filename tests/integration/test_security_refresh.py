@@ -16,9 +16,9 @@ import pytest
 from builders import Export, small_org
 from support import sql_value
 
-from clari_data.client import BadJobIdError, ClariClient, check_job_id
-from clari_data.refresh import download_path, run_refresh
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.client import BadJobIdError, ClariClient, check_job_id
+from clari_data.ingest.refresh import download_path, run_refresh
+from clari_data.storage.warehouse import Warehouse
 
 
 class FakeClari:
@@ -154,7 +154,7 @@ def test_a_period_id_not_shaped_yyyy_qn_is_refused(sim_settings, tmp_path):
 def test_an_unexpected_error_ends_the_run_as_failed(sim_settings, simulator, monkeypatch, caplog):
     """A bug between exports (here in deriving the quarters before the current one): the run is
     recorded as failed with what happened, never left "running"; the traceback is in the log."""
-    from clari_data import refresh
+    from clari_data.ingest import refresh
 
     def broken(current, periods_back):
         raise ValueError(f"no quarter before {current}")
@@ -169,7 +169,7 @@ def test_an_unexpected_error_ends_the_run_as_failed(sim_settings, simulator, mon
 
 
 def test_a_bug_inside_one_export_is_recorded_as_that_exports_failure(sim_settings, simulator, monkeypatch):
-    from clari_data import refresh
+    from clari_data.ingest import refresh
 
     def broken(*args, **kwargs):
         raise KeyError("a bug")

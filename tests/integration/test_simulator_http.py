@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
-from clari_data.simulator import DEMO_API_KEY, FaultPlan, SimulatorServer, SyntheticOrg
+from clari_data.ingest.simulator import DEMO_API_KEY, FaultPlan, SimulatorServer, SyntheticOrg
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "reference" / "clari-api-openapi.yml"
@@ -760,7 +760,7 @@ def test_stop_releases_the_port_and_cleans_up():
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_serve_runs_in_the_foreground_until_stopped(stop_signal):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    code = "from clari_data.simulator import serve; serve(port=0, users=12, job_seconds=0)"
+    code = "from clari_data.ingest.simulator import serve; serve(port=0, users=12, job_seconds=0)"
     with subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:

@@ -20,12 +20,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from support import TEST_KEY
 
-from clari_data.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
-from clari_data.pages import PAGES
-from clari_data.refresh import run_refresh
-from clari_data.scheduler import stop_process_services
-from clari_data.simulator import SimulatorServer, SyntheticOrg
-from clari_data.warehouse import Warehouse
+from clari_data.ingest.refresh import run_refresh
+from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
+from clari_data.runtime.scheduler import stop_process_services
+from clari_data.shared.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
+from clari_data.shared.pages import PAGES
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 2, 18, 15, 0, tzinfo=UTC)  # Wednesday of week 4 of FY2027 Q1

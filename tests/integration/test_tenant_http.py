@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from clari_data.client import ClariClient, JobDeadlineError, TypeNotSupportedError
-from clari_data.config import Secret
-from clari_data.simulator import DEMO_API_KEY, SimulatorServer, SyntheticOrg
+from clari_data.ingest.client import ClariClient, JobDeadlineError, TypeNotSupportedError
+from clari_data.ingest.simulator import DEMO_API_KEY, SimulatorServer, SyntheticOrg
+from clari_data.shared.config import Secret
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 5, 13, 15, 0, tzinfo=UTC)  # week 7 of 2026_Q2
@@ -173,7 +173,7 @@ def test_job_states_must_be_unfinished_statuses(states):
 @pytest.mark.parametrize("envelope", ["flat", "wrapped"])
 @pytest.mark.parametrize("states", [("SCHEDULED", "RUNNING"), ("QUEUED", "RUNNING", "STARTED"), ("RUNNING",)])
 def test_client_waits_through_states_it_does_not_know(envelope, states, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="clari_data.client")
+    caplog.set_level(logging.INFO, logger="clari_data.ingest.client")
     with SimulatorServer(make_org(), job_seconds=0.6, envelope=envelope, job_states=states) as s, clari(s) as client:
         job_id = client.queue_export("net_arr", types_to_export=TYPES)
         seen: list[str] = []

@@ -20,8 +20,8 @@ import duckdb
 import pytest
 from builders import Export, small_org
 
-from clari_data import analytics
-from clari_data.warehouse import SQL_DIR, Warehouse, WarehouseError
+from clari_data.read import analytics
+from clari_data.storage.warehouse import SQL_DIR, Warehouse, WarehouseError
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "warehouse_0ed633e.duckdb.gz"
 

@@ -1,4 +1,4 @@
-"""The alert rules of clari_data/rules.py: each check fires exactly when its threshold is crossed,
+"""The alert rules of clari_data/shared/rules.py: each check fires exactly when its threshold is crossed,
 names the people and their numbers, lists at most five then "and N more"; the registry is complete."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clari_data import pages, rules
-from clari_data.analytics import DataStatus
-from clari_data.config import ALERT_RULES, AlertSettings
-from clari_data.rules import (
+from clari_data.read.analytics import DataStatus
+from clari_data.shared import pages, rules
+from clari_data.shared.config import ALERT_RULES, AlertSettings
+from clari_data.shared.rules import (
     RULES,
     Alert,
     AlertItem,
@@ -321,8 +321,8 @@ def test_the_rules_module_needs_neither_pandas_nor_the_configuration():
     import subprocess
     import sys
 
-    code = ("import sys; import clari_data.rules; "
-            "print(sorted(m for m in ('pandas', 'clari_data.config') if m in sys.modules))")
+    code = ("import sys; import clari_data.shared.rules; "
+            "print(sorted(m for m in ('pandas', 'clari_data.shared.config') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""The pure arithmetic of clari_data/analytics.py, on frames built by hand: ratios, the headline,
+"""The pure arithmetic of clari_data/read/analytics.py, on frames built by hand: ratios, the headline,
 WAPE accuracy by week, per-person summaries, the significant-move filter and the team hierarchy.
 (The thresholds themselves are SQL macros, tested on DuckDB in test_views.py.)"""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clari_data.analytics import (
+from clari_data.read.analytics import (
     Headline,
     accuracy_by_week,
     accuracy_summary,

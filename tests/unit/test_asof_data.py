@@ -10,9 +10,10 @@ import pytest
 from builders import Export
 from test_views import EXPORTED, W1, W2, golden_export, second_export
 
-from clari_data import alerts, analytics, page_data
-from clari_data.analytics import Selection
-from clari_data.config import AlertSettings, FieldRoles
+from clari_data.alerting import alerts
+from clari_data.read import analytics, page_data
+from clari_data.read.analytics import Selection
+from clari_data.shared.config import AlertSettings, FieldRoles
 
 SECOND = datetime(2026, 4, 11, 8, 0)
 BETWEEN = datetime(2026, 4, 10, 20, 0)  # after the first export, before the second

@@ -1,4 +1,4 @@
-"""clari_data/asof.py: the `as_of` and `from` link values, parsed without the data."""
+"""clari_data/read/asof.py: the `as_of` and `from` link values, parsed without the data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from clari_data.asof import AsOf, Notice, as_of_of_day, as_of_of_export, parse_as_of, parse_from
+from clari_data.read.asof import AsOf, Notice, as_of_of_day, as_of_of_export, parse_as_of, parse_from
 
 NOW = datetime(2026, 12, 1, 9, 30)
 FIRST = datetime(2026, 10, 1, 6, 0)

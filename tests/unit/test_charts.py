@@ -1,4 +1,4 @@
-"""The Plotly figure builders of clari_data/charts.py: small frames built by hand, assertions on the
+"""The Plotly figure builders of clari_data/read/charts.py: small frames built by hand, assertions on the
 figure's traces, colours, target lines, axes and the empty-data message."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clari_data import charts
-from clari_data.charts import COLORS
+from clari_data.read import charts
+from clari_data.read.charts import COLORS
 
 UP, DOWN = COLORS["up"], COLORS["down"]
 

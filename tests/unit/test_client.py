@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from clari_data import client as client_module
-from clari_data.client import (
+from clari_data.ingest import client as client_module
+from clari_data.ingest.client import (
     JOB_STATES,
     AuthError,
     BadRequestError,
@@ -38,8 +38,8 @@ from clari_data.client import (
     TypeNotSupportedError,
     UnknownForecastError,
 )
-from clari_data.config import ClariSettings, ConfigError, Secret
-from clari_data.retry import RetryPolicy
+from clari_data.shared.config import ClariSettings, ConfigError, Secret
+from clari_data.shared.retry import RetryPolicy
 
 KEY = "SECRET-KEY-ab12cd34"
 BASE = "https://api.clari.test/v4"
@@ -148,7 +148,7 @@ def fails(exc_type: type[BaseException], call, *args, **kwargs) -> BaseException
 
 @pytest.fixture(autouse=True)
 def key_never_logged(caplog):
-    caplog.set_level(logging.DEBUG, logger="clari_data.client")
+    caplog.set_level(logging.DEBUG, logger="clari_data.ingest.client")
     yield
     assert KEY not in caplog.text
 

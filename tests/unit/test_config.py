@@ -1,4 +1,4 @@
-"""clari_data/config.py: defaults, the example file, environment and secrets overrides, one clear
+"""clari_data/shared/config.py: defaults, the example file, environment and secrets overrides, one clear
 ConfigError per problem, and a Secret that never shows the key.
 
 Every call passes `env` and `secrets_path` explicitly and runs in an empty working directory, so
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from clari_data.config import (
+from clari_data.shared.config import (
     DEFAULT_EXPORT_TYPES,
     ClariSettings,
     ConfigError,
@@ -28,7 +28,7 @@ from clari_data.config import (
     check_period,
     load_settings,
 )
-from clari_data.retry import RetryPolicy
+from clari_data.shared.retry import RetryPolicy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "clari.example.toml"
 KEY = "sk-live-9f8e7d6c5b4a"
@@ -572,7 +572,7 @@ def test_the_role_comes_from_server_or_clari_role_and_a_replica_needs_the_lake(t
 
 
 def test_the_scrubber_knows_the_lake_password():
-    from clari_data.redact import MASK, Scrubber
+    from clari_data.shared.redact import MASK, Scrubber
 
     settings = dataclasses.replace(Settings(), warehouse=WarehouseSettings(password=Secret("pg-secret-123")))
     assert Scrubber.for_settings(settings)("FATAL: password pg-secret-123 refused") == f"FATAL: password {MASK} refused"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clari_data.config import load_settings
+from clari_data.shared.config import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

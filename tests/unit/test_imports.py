@@ -84,12 +84,55 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_is_read_right():
     edges = graph()
-    assert "clari_data.notify" in edges and "clari_data.notify.render" in edges
-    assert "clari_data.rules" in edges["clari_data.config"]  # a top-level relative import
-    assert "clari_data.notify.render" in edges["clari_data.notify"]  # `from . import render`
-    assert "clari_data.pages" in edges["clari_data.notify.render"]  # `from .. import pages`
+    assert "clari_data.alerting.notify" in edges and "clari_data.alerting.notify.render" in edges
+    assert "clari_data.shared.rules" in edges["clari_data.shared.config"]  # `from .rules import ...`
+    assert "clari_data.alerting.notify.render" in edges["clari_data.alerting.notify"]  # `from . import render`
+    assert "clari_data.shared.pages" in edges["clari_data.alerting.notify.render"]  # `from ... import pages`
+    assert "clari_data.storage.warehouse" in edges["clari_data.ingest.refresh"]  # an absolute import
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# The rooms of the core, each with the rooms it may import from: imports only point down, and the
+# read side and the ingest side know nothing of each other. `clari_data/__main__.py`, the command
+# line, stands above them all.
+ROOMS = {
+    "shared": set(),
+    "storage": {"shared"},
+    "ingest": {"shared", "storage"},
+    "read": {"shared", "storage"},
+    "alerting": {"shared", "storage", "read"},
+    "runtime": {"shared", "storage", "ingest", "read", "alerting"},
+}
+
+
+def room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] != "__main__" else ""
+
+
+def upward(edges: dict[str, set[str]]) -> list[str]:
+    """Every import from a room into a room it may not use."""
+    return sorted(f"{name} imports {target}" for name, targets in edges.items() for target in targets
+                  if room(name) in ROOMS and room(target) != room(name) and room(target) not in ROOMS[room(name)])
+
+
+def test_every_core_module_lives_in_a_room():
+    assert {n for n in modules() if room(n) not in ROOMS} == {PACKAGE, f"{PACKAGE}.__main__"}
+    assert set(ROOMS) == {p.name for p in (ROOT / PACKAGE).iterdir() if (p / "__init__.py").exists()}
+
+
+def test_imports_only_point_down_the_rooms():
+    assert upward(graph()) == []
+
+
+def test_an_upward_or_sideways_import_is_found():
+    edges = {"clari_data.read.projection": {"clari_data.ingest.refresh", "clari_data.storage.warehouse"},
+             "clari_data.shared.config": {"clari_data.alerting.alerts", "clari_data.shared.rules"},
+             "clari_data.runtime.worker": {"clari_data.alerting.notify"},
+             "clari_data.__main__": {"clari_data.runtime.worker"}}
+    assert upward(edges) == ["clari_data.read.projection imports clari_data.ingest.refresh",
+                             "clari_data.shared.config imports clari_data.alerting.alerts"]
 
 
 def test_no_import_cycle_in_the_core():
@@ -98,12 +141,12 @@ def test_no_import_cycle_in_the_core():
 
 def test_the_refresh_does_not_need_the_notifications():
     edges = graph()
-    reached, todo = set(), ["clari_data.refresh"]
+    reached, todo = set(), ["clari_data.ingest.refresh"]
     while todo:
         for m in edges[todo.pop()] - reached:
             reached.add(m)
             todo.append(m)
-    assert not {m for m in reached if m.startswith("clari_data.notify")}
+    assert not {m for m in reached if m.startswith("clari_data.alerting.notify")}
 
 
 def test_no_core_module_imports_streamlit():
@@ -118,6 +161,6 @@ def test_no_core_module_imports_streamlit():
 
 
 def test_a_refresh_process_without_notifications_never_loads_pandas():
-    code = "import sys; import clari_data.refresh; print('pandas' in sys.modules)"
+    code = "import sys; import clari_data.ingest.refresh; print('pandas' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert done.stdout.strip() == "False"

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
-from clari_data import pages
-from clari_data.notify import render
-from clari_data.notify.findings import Finding, keyed
-from clari_data.rules import RULE_NAMES, RULES, Alert, AlertItem
+from clari_data.alerting.notify import render
+from clari_data.alerting.notify.findings import Finding, keyed
+from clari_data.shared import pages
+from clari_data.shared.rules import RULE_NAMES, RULES, Alert, AlertItem
 
 BASE = "https://forecast.example.com/dash"
 PEOPLE = pd.DataFrame([("m1", "Mia Manager", None, True), ("r1", "Rex Rep", "m1", False)],

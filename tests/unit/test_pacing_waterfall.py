@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from builders import Export, small_org
 
-from clari_data import page_data
-from clari_data.analytics import Export as Loaded
-from clari_data.analytics import Selection
-from clari_data.page_data import pacing_figures, waterfall_figures, waterfall_people, waterfall_start
+from clari_data.read import page_data
+from clari_data.read.analytics import Export as Loaded
+from clari_data.read.analytics import Selection
+from clari_data.read.page_data import pacing_figures, waterfall_figures, waterfall_people, waterfall_start
 
 # -- pacing ---------------------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 from builders import Export, small_org
 
-from clari_data import page_data, projection
-from clari_data.analytics import Selection
-from clari_data.projection import POOLING as K
-from clari_data.projection import Z90
-from clari_data.warehouse import Warehouse
+from bench import projection as research
+from clari_data.read import page_data, projection
+from clari_data.read.analytics import Selection
+from clari_data.read.projection import POOLING as K
+from clari_data.read.projection import Z90
+from clari_data.storage.warehouse import Warehouse
 
 # Each ended quarter: Rex (r1) always calls 25% over what he closes, Ria (r2) calls it exactly,
 # Rob (r3) wobbles; the managers' calls are their teams' sums.
@@ -122,11 +123,11 @@ def test_a_rep_alone_in_a_team_is_projected_from_the_median_of_their_own_ratios(
 
 def test_the_python_estimator_is_the_sql_views_own(tenant):
     wh, _ = tenant
-    hist = projection.history(wh, "net_arr")
-    fitted = projection.fit(hist[hist["period_end"] < pd.Timestamp(OPEN[1])])
+    hist = research.history(wh, "net_arr")
+    fitted = research.fit(hist[hist["period_end"] < pd.Timestamp(OPEN[1])])
     sql = view(wh, "forecast_projection")
     rows = sql[["user_id", "week_number", "call_amount", "closed_amount"]]
-    python = projection.project(rows, fitted).set_index("user_id")
+    python = research.project(rows, fitted).set_index("user_id")
     for user_id, expected in sql.set_index("user_id").iterrows():
         for column in ("p10_amount", "p50_amount", "p90_amount"):
             assert python.loc[user_id, column] == pytest.approx(expected[column]), (user_id, column)
@@ -136,7 +137,7 @@ def test_the_python_estimator_is_the_sql_views_own(tenant):
         for column in ("p10_amount", "p50_amount", "p90_amount", "quarters_used", "method", "week_number"):
             assert shown.loc[user_id, column] == pytest.approx(expected[column]), (user_id, column)
     back = view(wh, "projection_backtest")
-    mine = projection.backtest(hist)
+    mine = research.backtest(hist)
     merged = back.merge(mine, on=["forecast_id", "time_period", "week_number"], suffixes=("", "_py"))
     assert len(merged) == len(back) == len(mine) > 0
     for column in ("people", "band_coverage", "p50_wape", "call_wape"):
@@ -150,9 +151,9 @@ def test_the_back_test_projects_each_quarter_from_earlier_ones_only(tenant):
     assert sorted(before["time_period"].unique()) == ["2025_Q3", "2025_Q4"]
     assert set(before["people"]) == {6}
     # Rex's quarter-3 projection comes from quarters 1 and 2 alone.
-    hist = projection.history(wh, "net_arr")
-    q3 = projection.project(hist[(hist["time_period"] == "2025_Q3") & (hist["user_id"] == "r1")],
-                            projection.fit(hist[hist["time_period"].isin(["2025_Q1", "2025_Q2"])]))
+    hist = research.history(wh, "net_arr")
+    q3 = research.project(hist[(hist["time_period"] == "2025_Q3") & (hist["user_id"] == "r1")],
+                            research.fit(hist[hist["time_period"].isin(["2025_Q1", "2025_Q2"])]))
     a = math.log(0.8)
     assert q3["p50_amount"].iloc[0] == pytest.approx(125_000 * math.exp((2 * a + K * a / 2) / (2 + K)))
 

@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 from builders import Export, small_org
 
-from clari_data.config import FieldRoles
-from clari_data.warehouse import ExportRejected, Warehouse
+from clari_data.shared.config import FieldRoles
+from clari_data.storage.warehouse import ExportRejected, Warehouse
 
 W1, W2, W3 = "2026-03-09", "2026-03-16", "2026-03-23"
 LIVE_LATEST = """SELECT * FROM live_role_values

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from clari_data.client import ClariClient
-from clari_data.config import ConfigError, load_settings
+from clari_data.ingest.client import ClariClient
+from clari_data.shared.config import ConfigError, load_settings
 from ui.format import csv_bytes, csv_cell
 
 ROOT = Path(__file__).resolve().parents[2]

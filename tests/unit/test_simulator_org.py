@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from clari_data.simulator import SyntheticOrg
-from clari_data.simulator.org import CURRENCIES
+from clari_data.ingest.simulator import SyntheticOrg
+from clari_data.ingest.simulator.org import CURRENCIES
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_TYPES = ["forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed"]
@@ -457,7 +457,7 @@ def test_ten_thousand_users_stream_in_bounded_memory():
         """
         import json, resource, sys
         from datetime import datetime, timezone
-        from clari_data.simulator import SyntheticOrg
+        from clari_data.ingest.simulator import SyntheticOrg
 
         class Sink:
             def __init__(self):
@@ -489,14 +489,14 @@ def test_ten_thousand_users_stream_in_bounded_memory():
 
 
 def test_public_interface():
-    import clari_data.simulator as sim
+    import clari_data.ingest.simulator as sim
 
     assert sorted(sim.__all__) == ["DEMO_API_KEY", "FaultPlan", "SimulatorServer", "SyntheticOrg", "serve"]
     assert sim.DEMO_API_KEY == "demo-key"
     assert callable(sim.serve)
     # the core package stays free of the UI toolkit
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, clari_data.simulator; print('streamlit' in sys.modules)"],
+        [sys.executable, "-c", "import sys, clari_data.ingest.simulator; print('streamlit' in sys.modules)"],
         cwd=ROOT,
         capture_output=True,
         text=True,

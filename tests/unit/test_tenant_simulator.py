@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from clari_data.periods import FiscalCalendar
-from clari_data.simulator import SyntheticOrg
+from clari_data.ingest.simulator import SyntheticOrg
+from clari_data.shared.periods import FiscalCalendar
 
 ALL_TYPES = ["forecast", "quota", "forecast_updated", "adjustment", "crm_total", "crm_closed"]
 EXPORT_TYPES = ["forecast", "quota", "forecast_updated", "adjustment"]  # what Clari's Export API takes

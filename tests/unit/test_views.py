@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from builders import Export, small_org
 
-from clari_data.config import AlertSettings
+from clari_data.shared.config import AlertSettings
 
 W1, W2 = "2026-03-16", "2026-03-23"
 EXPORTED = datetime(2026, 4, 10, 8, 0)
@@ -206,7 +206,7 @@ def test_coverage_ratio(wh, open_pipeline, remaining, expected):
 
 
 def test_weekly_totals_carry_coverage_from_sql(loaded):
-    from clari_data import analytics
+    from clari_data.read import analytics
 
     weekly = analytics.weekly_totals(loaded, analytics.Selection("net_arr", "2026_Q1"))
     # The headline sums Cleo's roll-up: W2 pipeline 370, closed 220, quota 400 -> 150 / 180.
@@ -218,7 +218,7 @@ def test_weekly_totals_carry_coverage_from_sql(loaded):
 
 
 def test_moves_between_marks_the_moves_that_count(wh, tmp_path):
-    from clari_data import analytics
+    from clari_data.read import analytics
 
     first = wh.load_export(golden_export().write(tmp_path / "a.json"), forecast_id="net_arr", job_id="a",
                            requested_period="2026_Q1", exported_at=EXPORTED)
@@ -235,7 +235,7 @@ def test_moves_between_marks_the_moves_that_count(wh, tmp_path):
 
 
 def test_rep_status_cut_offs_come_from_the_settings(place, tmp_path):
-    from clari_data.warehouse import Warehouse
+    from clari_data.storage.warehouse import Warehouse
 
     path = place()
     with Warehouse(path, alerts=AlertSettings(at_risk_below_pct=60, on_track_from_pct=95)) as wh:
@@ -250,7 +250,7 @@ def test_rep_status_cut_offs_come_from_the_settings(place, tmp_path):
 
 
 def test_rep_status_cut_offs_are_read_and_checked_from_clari_toml(tmp_path):
-    from clari_data.config import ConfigError, load_settings
+    from clari_data.shared.config import ConfigError, load_settings
 
     config = tmp_path / "clari.toml"
     config.write_text("[alerts]\nat_risk_below_pct = 60\non_track_from_pct = 95.5\n")

@@ -9,9 +9,9 @@ import pytest
 from builders import Export, small_org
 from test_views import EXPORTED, golden_export, second_export
 
-from clari_data import warehouse as warehouse_module
-from clari_data.warehouse import ExportRejected, Warehouse, WarehouseBusy
-from clari_data.warehouse import loads as loads_module
+from clari_data.storage import warehouse as warehouse_module
+from clari_data.storage.warehouse import ExportRejected, Warehouse, WarehouseBusy
+from clari_data.storage.warehouse import loads as loads_module
 
 
 def load(wh, path, job="job-1", period="2026_Q1", **kw):
