@@ -14,9 +14,12 @@ import logging
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
-from typing import Any
+from types import NoneType, UnionType
+from typing import Any, get_args, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -264,15 +267,15 @@ class Settings:
         out: dict[str, dict[str, Any]] = {}
         for section in SECTIONS:
             values = {}
-            for f in fields(getattr(self, section)):
-                value = getattr(getattr(self, section), f.name)
-                if f.name == "api_key":
+            for name, kind in _field_types(type(getattr(self, section))).items():
+                value = getattr(getattr(self, section), name)
+                if name == "api_key":
                     value = "(set)" if value else "(not set: demo mode)"
-                elif isinstance(value, Secret) or "Secret" in str(f.type):
+                elif _unwrap(kind)[0] is Secret:
                     value = "(set)" if value else "(not set)"
                 elif isinstance(value, tuple):
                     value = list(value)
-                values[f.name] = value
+                values[name] = value
             out[section] = values
         return out
 
@@ -290,47 +293,49 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def _type_name(kind: Any) -> str:
-    return {
-        "str": "a string",
-        "int": "a whole number",
-        "float": "a number",
-        "bool": "true or false",
-        "tuple[str, ...]": "a list of strings",
-        "dict[str, str]": 'a table of id = "name" pairs, e.g. { net_arr = "Net ARR" }',
-    }.get(kind, str(kind))
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # TOML's true is no number
 
 
-def _coerce(section: str, key: str, annotation: str, value: Any) -> Any:
-    where = f"[{section}] {key}"
-    optional = annotation.endswith("| None")
-    base = annotation.removesuffix(" | None").strip()
-    if base == "Secret":
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string")
-        return Secret(value) if value else None
-    if base == "str":
-        if isinstance(value, str):
-            return value
-    elif base == "bool":
-        if isinstance(value, bool):
-            return value
-    elif base == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif base == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif base == "tuple[str, ...]":
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-    elif base == "dict[str, str]":
-        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-            return dict(value)
-    shown = type(value).__name__
-    raise ConfigError(
-        f"{where} must be {_type_name(base)}{' (or left out)' if optional else ''}, not {shown} {value!r}"
-    )
+# How a value read from TOML becomes each type the settings classes declare: what the type is called
+# in messages, whether a value is one, and the conversion.
+_CONVERTERS: dict[Any, tuple[str, Callable[[Any], bool], Callable[[Any], Any]]] = {
+    str: ("a string", lambda v: isinstance(v, str), str),
+    bool: ("true or false", lambda v: isinstance(v, bool), bool),
+    int: ("a whole number", _is_whole, int),
+    float: ("a number", lambda v: _is_whole(v) or isinstance(v, float), float),
+    tuple[str, ...]: ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                      tuple),
+    dict[str, str]: ('a table of id = "name" pairs, e.g. { net_arr = "Net ARR" }',
+                     lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()), dict),
+    Secret: ("a string", lambda v: isinstance(v, str), lambda v: Secret(v) if v else None),
+}
+
+
+@cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """A settings class's fields and their types, the real ones (`Secret | None`, not the string)."""
+    return get_type_hints(cls)
+
+
+def _unwrap(kind: Any) -> tuple[Any, bool]:
+    """`X | None` -> (X, True); any other type -> (it, False)."""
+    if isinstance(kind, UnionType) and NoneType in get_args(kind):
+        (base,) = (arg for arg in get_args(kind) if arg is not NoneType)
+        return base, True
+    return kind, False
+
+
+def _coerce(where: str, kind: Any, value: Any) -> Any:
+    """`value` from TOML as the type `kind`, or a ConfigError naming `where` and what it must be."""
+    base, optional = _unwrap(kind)
+    name, accepts, convert = _CONVERTERS[base]
+    if accepts(value):
+        return convert(value)
+    if base is Secret:  # a credential: never quoted, not even in an error
+        raise ConfigError(f"{where} must be {name}")
+    left_out = " (or left out)" if optional else ""
+    raise ConfigError(f"{where} must be {name}{left_out}, not {type(value).__name__} {value!r}")
 
 
 # Old setting names that keep working for one release, each with the message its use logs (and
@@ -348,14 +353,14 @@ def _section(section: str, raw: Any, base: Any) -> tuple[Any, list[str]]:
     cls = SECTIONS[section]
     if not isinstance(raw, dict):
         raise ConfigError(f"[{section}] must be a table of settings")
-    known = {f.name: f for f in fields(cls)}
+    known = _field_types(cls)
     changes, notes = {}, []
     for key, value in raw.items():
         if (section, key) in DEPRECATED_KEYS:
             new_key, convert, note = DEPRECATED_KEYS[section, key]
             if new_key in raw:
                 raise ConfigError(f"[{section}] sets both {key} (deprecated) and {new_key}: keep only {new_key}")
-            changes[new_key] = convert(_coerce(section, key, str(known[new_key].type), value))
+            changes[new_key] = convert(_coerce(f"[{section}] {key}", known[new_key], value))
             notes.append(note)
             continue
         if key not in known:
@@ -363,7 +368,7 @@ def _section(section: str, raw: Any, base: Any) -> tuple[Any, list[str]]:
             raise ConfigError(
                 f"[{section}] has an unknown key '{key}'; known keys: {', '.join(listed)}"
             )
-        changes[key] = _coerce(section, key, str(known[key].type), value)
+        changes[key] = _coerce(f"[{section}] {key}", known[key], value)
     return replace(base, **changes), notes
 
 
@@ -577,11 +582,11 @@ def load_settings(
         secrets = _read_toml(secrets_file, "secrets file")
         secret_key = secrets.get("clari", {}).get("api_key")
         if secret_key:
-            clari = replace(clari, api_key=_coerce("clari", "api_key (secrets.toml)", "Secret | None", secret_key))
+            clari = replace(clari, api_key=_coerce("[clari] api_key (secrets.toml)", Secret, secret_key))
         notify = _notify_secrets(secrets.get("notify", {}), notify)
         lake_password = secrets.get("warehouse", {}).get("password")
         if lake_password:
-            warehouse_password = _coerce("warehouse", "password (secrets.toml)", "Secret | None", lake_password)
+            warehouse_password = _coerce("[warehouse] password (secrets.toml)", Secret, lake_password)
     for key, variable in NOTIFY_SECRETS.items():
         if env.get(variable):
             notify = replace(notify, **{key: Secret(env[variable])})
@@ -615,5 +620,5 @@ def _notify_secrets(raw: Any, notify: NotifySettings) -> NotifySettings:
             raise ConfigError(f"[notify] in the secrets file has an unknown key '{key}'; "
                               f"known keys: {', '.join(NOTIFY_SECRETS)}")
         if value:
-            notify = replace(notify, **{key: _coerce("notify", f"{key} (secrets.toml)", "Secret | None", value)})
+            notify = replace(notify, **{key: _coerce(f"[notify] {key} (secrets.toml)", Secret, value)})
     return notify

@@ -15,11 +15,14 @@ import re
 import shutil
 import tomllib
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
+from clari_data.shared import config
 from clari_data.shared.config import (
     DEFAULT_EXPORT_TYPES,
+    SECTIONS,
     ClariSettings,
     ConfigError,
     Secret,
@@ -157,6 +160,14 @@ job_seconds = 0
 def test_an_empty_file_gives_the_defaults(tmp_path):
     settings = load(tmp_path, "")
     assert settings == Settings(source_path=str(tmp_path / "clari.toml"))
+
+
+def test_every_setting_has_a_type_the_files_can_be_read_as():
+    # Types come from the classes' type hints: a field of a type the converter table lacks would turn
+    # every file that sets it into a KeyError instead of a setting.
+    for section, cls in SECTIONS.items():
+        for key, kind in get_type_hints(cls).items():
+            assert config._unwrap(kind)[0] in config._CONVERTERS, f"[{section}] {key}: {kind}"
 
 
 # -- environment overrides -------------------------------------------------------------------
