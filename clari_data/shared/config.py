@@ -580,11 +580,11 @@ def load_settings(
     secrets_file = Path(secrets_path or env.get("CLARI_SECRETS") or ".streamlit/secrets.toml")
     if secrets_file.exists():
         secrets = _read_toml(secrets_file, "secrets file")
-        secret_key = secrets.get("clari", {}).get("api_key")
+        secret_key = _secrets_table(secrets, "clari").get("api_key")
         if secret_key:
             clari = replace(clari, api_key=_coerce("[clari] api_key (secrets.toml)", Secret, secret_key))
-        notify = _notify_secrets(secrets.get("notify", {}), notify)
-        lake_password = secrets.get("warehouse", {}).get("password")
+        notify = _notify_secrets(_secrets_table(secrets, "notify"), notify)
+        lake_password = _secrets_table(secrets, "warehouse").get("password")
         if lake_password:
             warehouse_password = _coerce("[warehouse] password (secrets.toml)", Secret, lake_password)
     for key, variable in NOTIFY_SECRETS.items():
@@ -611,10 +611,15 @@ def load_settings(
     return settings
 
 
-def _notify_secrets(raw: Any, notify: NotifySettings) -> NotifySettings:
+def _secrets_table(secrets: dict[str, Any], section: str) -> dict[str, Any]:
+    table = secrets.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] in the secrets file must be a table of settings")
+    return table
+
+
+def _notify_secrets(raw: dict[str, Any], notify: NotifySettings) -> NotifySettings:
     """The [notify] table of the secrets file: the webhook URL and the SMTP login, nothing else."""
-    if not isinstance(raw, dict):
-        raise ConfigError("[notify] in the secrets file must be a table of settings")
     for key, value in raw.items():
         if key not in NOTIFY_SECRETS:
             raise ConfigError(f"[notify] in the secrets file has an unknown key '{key}'; "

@@ -275,6 +275,13 @@ def test_secrets_key_of_the_wrong_type(tmp_path):
     assert str(info.value) == "[clari] api_key (secrets.toml) must be a string"
 
 
+@pytest.mark.parametrize("section", ["clari", "warehouse", "notify"])
+def test_secrets_section_that_is_not_a_table(tmp_path, section):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, "", secrets=f'{section} = "{KEY}"\n')
+    assert str(info.value) == f"[{section}] in the secrets file must be a table of settings"
+
+
 def test_invalid_secrets_file(tmp_path):
     with pytest.raises(ConfigError) as info:
         load(tmp_path, "", secrets="[clari\napi_key = 'x'\n")
