@@ -1,7 +1,8 @@
 """`python -m bench`: see bench/run.py and README, "Performance"; `python -m bench browser`: the
 pages in Chromium (bench/browser.py); `python -m bench idle`: what idle open pages cost the server
 (bench/idle.py); `python -m bench projection`: the projection's estimator against its alternatives
-(bench/projection.py)."""
+(bench/projection.py); `python -m bench settings`: the own settings converter against pydantic-settings
+(bench/settings.py)."""
 
 import sys
 
@@ -11,6 +12,10 @@ if sys.argv[1:2] == ["browser"]:
     main(sys.argv[2:])
 elif sys.argv[1:2] == ["projection"]:
     from bench.projection import main
+
+    sys.exit(main(sys.argv[2:]))
+elif sys.argv[1:2] == ["settings"]:
+    from bench.settings import main
 
     sys.exit(main(sys.argv[2:]))
 elif sys.argv[1:2] == ["idle"]:
