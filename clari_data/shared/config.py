@@ -298,7 +298,8 @@ def _is_whole(value: Any) -> bool:
 
 
 # How a value read from TOML becomes each type the settings classes declare: what the type is called
-# in messages, whether a value is one, and the conversion.
+# in messages, whether a value is one, and the conversion. Our own rather than pydantic-settings, which
+# needs as much code to give these messages and adds its import to every process: `python -m bench settings`.
 _CONVERTERS: dict[Any, tuple[str, Callable[[Any], bool], Callable[[Any], Any]]] = {
     str: ("a string", lambda v: isinstance(v, str), str),
     bool: ("true or false", lambda v: isinstance(v, bool), bool),
