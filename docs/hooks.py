@@ -5,7 +5,6 @@ without a docstring fails the build."""
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -46,12 +45,9 @@ def package(folder: Path) -> str:
     return f"{docstring(init)} (`{init.relative_to(ROOT)}`)"
 
 
-def cell(text: str) -> str:
-    return text.replace("|", "\\|") or "–"
-
-
-def table(rows: list[tuple[str, str]]) -> list[str]:
-    return ["| module | what it is |", "|---|---|", *(f"| `{name}` | {cell(text)} |" for name, text in rows), ""]
+def listing(rows: list[tuple[str, str]]) -> list[str]:
+    """A list rather than a table: a table cell cannot hold a `|` inside code (`refresh | status`)."""
+    return [*(f"- **`{name}`**: {text or '–'}" for name, text in rows), ""]
 
 
 def modules(folder: Path, skip_init: bool) -> list[tuple[str, str]]:
@@ -63,6 +59,11 @@ def modules(folder: Path, skip_init: bool) -> list[tuple[str, str]]:
             continue
         rows.append((str(path.relative_to(ROOT)), docstring(path)))
     return rows
+
+
+def sql_files() -> list[Path]:
+    """The top-level files first, then migrations/, queries/ and views/, each in name order."""
+    return sorted(SQL.rglob("*.sql"), key=lambda p: (len(p.relative_to(SQL).parts), str(p)))
 
 
 def rooms() -> list[Path]:
@@ -83,33 +84,25 @@ def module_map() -> str:
         "",
         package(ROOT / "clari_data"),
         "",
-        *table([(str(p.relative_to(ROOT)), docstring(p)) for p in sorted((ROOT / "clari_data").glob("*.py"))
+        *listing([(str(p.relative_to(ROOT)), docstring(p)) for p in sorted((ROOT / "clari_data").glob("*.py"))
                 if p.name != "__init__.py"]),
     ]
     for room in rooms():
         out += [f"## `clari_data/{room.name}/`", "", package(room), "",
-                *table(modules(room, skip_init=True))]
+                *listing(modules(room, skip_init=True))]
         if room == SQL.parent:
             out += ["### SQL files", "",
                     "Every statement the warehouse runs, with bound parameters: `migrations/` (the tables, numbered),",
                     "`views/` (each view and macro as it is now, recreated at every open), `queries/` and the",
                     "top-level files (named statements). Each with its leading comment:", "",
-                    "| file | what it is |", "|---|---|",
-                    *(f"| `{p.relative_to(SQL)}` | {cell(sql_comment(p))} |"
-                      for p in sorted(SQL.rglob("*.sql"), key=lambda p: (len(p.relative_to(SQL).parts), str(p)))),
-                    ""]
+                    *listing([(str(p.relative_to(SQL)), sql_comment(p)) for p in sql_files()])]
     out += ["## The app", "", "`streamlit run app.py`: the entry script, the shared UI (`ui/`) and one thin script per",
-            "page (`views/`).", "", *table([("app.py", docstring(ROOT / "app.py")), *modules(ROOT / "ui", False),
+            "page (`views/`).", "", *listing([("app.py", docstring(ROOT / "app.py")), *modules(ROOT / "ui", False),
                                              *modules(ROOT / "views", False)])]
-    out += ["## `bench/`", "", package(ROOT / "bench"), "", *table(modules(ROOT / "bench", True))]
+    out += ["## `bench/`", "", package(ROOT / "bench"), "", *listing(modules(ROOT / "bench", True))]
     return "\n".join(out)
 
 
 def on_files(files: Files, config) -> Files:
     files.append(File.generated(config, MAP, content=module_map()))
     return files
-
-
-def listed_modules(markdown: str) -> set[str]:
-    """The module paths a generated map names (for the docs test)."""
-    return set(re.findall(r"^\| `([^`]+\.py)` \|", markdown, flags=re.M))
