@@ -2,8 +2,8 @@
 
 The entry script of every page: it loads the settings, attaches to the process's refresh service,
 draws the shared filters and runs the page the URL names. The pages are those of
-`clari_data.shared.pages`; their scripts live in `views/`, not `pages/`: see README, "Why views/ and not
-pages/".
+`clari_data.shared.pages`; their scripts live in `views/`, not `pages/`: see docs/architecture/index.md, "Why
+views/ and not pages/".
 """
 
 import streamlit as st

@@ -1,1 +1,1 @@
-"""The large-tenant benchmark of the dashboard: `python -m bench` (README, "Performance")."""
+"""The large-tenant benchmark of the dashboard: `python -m bench` (docs/performance/index.md)."""

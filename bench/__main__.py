@@ -1,4 +1,4 @@
-"""`python -m bench`: see bench/run.py and README, "Performance"; `python -m bench browser`: the
+"""`python -m bench`: see bench/run.py and docs/performance/index.md; `python -m bench browser`: the
 pages in Chromium (bench/browser.py); `python -m bench idle`: what idle open pages cost the server
 (bench/idle.py); `python -m bench projection`: the projection's estimator against its alternatives
 (bench/projection.py); `python -m bench settings`: the own settings converter against pydantic-settings

@@ -1,4 +1,4 @@
-"""The large-tenant benchmark: `.venv/bin/python -m bench` (see README, "Performance").
+"""The large-tenant benchmark: `.venv/bin/python -m bench` (see docs/performance/index.md).
 
 For each size (1/4, 1/2 and all of `--users`) it builds a tenant in the simulator with a history of
 `--days` daily exports, then measures in separate processes:

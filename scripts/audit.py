@@ -9,7 +9,7 @@ decides:
   was skipped and why, so that CI on a machine without the index does not fail;
 - otherwise exit 0, listing any single package that could not be audited.
 
-CI runs it before the tests (`.ci/run`); README, "Security", says so.
+CI runs it before the tests (`.ci/run`); docs/operations/security.md says so.
 """
 
 from __future__ import annotations

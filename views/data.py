@@ -119,7 +119,7 @@ if channels:
                 st.error(f"Test message to {name} failed: {md_text(sent.error)}")
 else:
     st.caption("No channel is enabled: set `slack_enabled` or `email_enabled` under `[notify]` in clari.toml "
-               "(the README's Notifications section says how).")
+               "(docs/notifications.md says how).")
 # Its own cursor, not the page's snapshot: a test message sent just now shows at once.
 page.table(notify.history(r.wh), {
     "delivery_id": num("#"), "run_id": num("Run"), "channel": "Channel", "kind": "Kind", "outcome": "Outcome",

@@ -202,7 +202,7 @@ class DemoSettings:
 
 @dataclass(frozen=True)
 class NotifySettings:
-    """Slack and e-mail messages about alerts that newly fire after a refresh (README, Notifications)."""
+    """Slack and e-mail messages about alerts that newly fire after a refresh (docs/notifications.md)."""
 
     public_base_url: str = "http://localhost:8501"  # the dashboard's address, for links in messages
     slack_enabled: bool = False

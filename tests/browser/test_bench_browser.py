@@ -1,4 +1,4 @@
-"""`python -m bench browser` at a tiny size, through its README command: it serves a page, waits
+"""`python -m bench browser` at a tiny size (docs/performance/browser.md): it serves a page, waits
 for it in Chromium and writes its table and samples. Never how fast anything is."""
 
 import json

@@ -1,4 +1,4 @@
-"""The large-tenant benchmark at a tiny size, through its README command: it checks that the bench
+"""The large-tenant benchmark at a tiny size (docs/performance/index.md): it checks that the bench
 works and writes every section (the DuckLake one too, on the tests' PostgreSQL when there is one),
 never how fast anything is."""
 

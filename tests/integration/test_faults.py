@@ -3,7 +3,7 @@ simulator over loopback. Each asserts the run's recorded outcome and message, an
 warehouse afterwards holds exactly the data it held before, or the new export fully loaded
 (the same current state as a clean load of the same export) -- never part of it.
 
-The decision for each row is documented in the README, "Operations: what happens when...".
+The decision for each row is documented in docs/operations/failures.md.
 """
 
 from __future__ import annotations

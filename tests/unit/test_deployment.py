@@ -1,6 +1,6 @@
 """The scaled-out stack (docker-compose.yml, deploy/), checked by parsing: no container engine runs
 on the machines that test this project. The proxy configuration was also run by hand with nginx in
-front of two Streamlit processes (README, "Scaling out")."""
+front of two Streamlit processes (docs/operations/scaling-out.md)."""
 
 import json
 import re
@@ -201,14 +201,14 @@ def test_every_file_the_stack_names_exists(services, compose):
     assert named
     missing = [str(p.relative_to(ROOT)) for p in named if not p.exists()]
     assert not missing
-    # The secret files are the one exception: made by whoever deploys (README), never committed.
+    # The secret files are the one exception: made by whoever deploys (docs/operations/scaling-out.md), never
+    # committed.
     for spec in compose["secrets"].values():
         assert (ROOT / spec["file"]).parent == ROOT / "deploy" / "secrets"
 
 
-def test_readme_shows_the_topology_and_the_commands():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Scaling out", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_show_the_topology_and_the_commands():
+    section = (ROOT / "docs" / "operations" / "scaling-out.md").read_text()
     assert "docker compose up -d" in section and "--scale web=" in section
     for word in ("CLARI_ROLE", "backend", "catalog", "data_path", "PGPASSWORD", "deploy/secrets/"):
         assert word in section, word

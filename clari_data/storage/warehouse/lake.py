@@ -271,7 +271,7 @@ class Mirror:
 
     Planning a query on the lake asks the catalog's PostgreSQL for each table it names (its files,
     deletes and statistics): about 2.5 ms a table reference, a few hundred milliseconds for a page's
-    calls, several times the embedded file's whole data time (bench, README "Scaling out"). The
+    calls, several times the embedded file's whole data time (bench; docs/operations/warehouse.md). The
     mirror (an in-memory DuckDB catalog, compressed) holds the lake's tables as of one snapshot;
     a page run reads it through the views in one local read transaction, so it sees one lake
     snapshot by construction and never waits for, nor holds up, a writer. Before each page run the

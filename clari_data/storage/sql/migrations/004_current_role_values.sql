@@ -2,7 +2,7 @@
 --
 -- Every page reads `role_values` or `latest_week_values`, and at a large tenant (2,000 users,
 -- 8 fields, 14 weeks, a quarter of daily history) pivoting the current cells on each read cost
--- 15-35 ms per query (bench/, README "Performance"). The pivot (the view live_role_values,
+-- 15-35 ms per query (bench/, docs/performance/index.md). The pivot (the view live_role_values,
 -- sql/views/14_role_values.sql) now runs once per load for the loaded forecast and period only
 -- (load.sql: stage_role_values ... insert_role_values), and in full when the field roles change.
 CREATE TABLE current_role_values (

@@ -1,7 +1,7 @@
 -- The role values' history, kept as versions the way cell_versions keeps cells.
 --
 -- A page shown as of a past export (`as_of`) used to pivot that export's cells on every read,
--- several times the cost of reading the current_role_values table live (README "Performance",
+-- several times the cost of reading the current_role_values table live (docs/performance/index.md,
 -- Time travel). Each load now also closes the versions of the role rows its export changed or
 -- dropped and opens one for each new or changed row (load.sql: diff_role_values ...
 -- open_role_versions), so any past export's role values are a filtered scan, and storage grows

@@ -3,7 +3,7 @@
 -- one, else the user's own call.
 --
 -- live_role_values is the pivot itself. Pivoting on every read was too slow at a large tenant
--- (README "Performance"), so each load stores its forecast and period's pivot in the table
+-- (docs/performance/index.md), so each load stores its forecast and period's pivot in the table
 -- current_role_values (load.sql: stage_role_values ... insert_role_values), and the warehouse
 -- rebuilds it whole when the field roles change. role_values and latest_week_values read that table.
 CREATE OR REPLACE VIEW live_role_values AS

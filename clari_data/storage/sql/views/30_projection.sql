@@ -1,4 +1,4 @@
--- The calibrated projection (README "Projection"): each person's own bias by week of quarter,
+-- The calibrated projection (docs/projection.md): each person's own bias by week of quarter,
 -- learned from the ended quarters before the one projected, gives P10 / P50 / P90 of where they
 -- will land.
 --
