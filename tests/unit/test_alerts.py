@@ -20,6 +20,7 @@ from clari_data.shared.rules import (
     Alert,
     AlertItem,
     accuracy_alert,
+    band_alert,
     change_alert,
     coverage_alert,
     export_problem_alert,
@@ -176,6 +177,27 @@ def test_change_alert_lists_five_then_more():
         ": P8 Commit (+$80,000, +80%), P7 Commit (+$70,000, +70%), P6 Commit (+$60,000, +60%), "
         "P5 Commit (+$50,000, +50%), P4 Commit (+$40,000, +40%), and 3 more.")
     assert alert.message.startswith("8 call(s) moved")
+
+
+# -- band ------------------------------------------------------------------------------------
+
+
+def members(*rows) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=["user_id", "user_name", "call_amount", "p10_amount", "p90_amount"])
+
+
+def test_band_alert_a_call_on_an_edge_is_inside():
+    assert band_alert(members(("r1", "Rex", 120_000.0, 80_000.0, 120_000.0),
+                              ("r2", "Ria", 80_000.0, 80_000.0, 120_000.0))) is None
+
+
+def test_band_alert_names_the_calls_outside_furthest_first():
+    rows = members(("r1", "Rex", 120_000.01, 80_000.0, 120_000.0), ("r2", "Ria", 60_000.0, 80_000.0, 120_000.0),
+                   ("r3", "Rob", 100_000.0, 80_000.0, 120_000.0), ("r4", "Roy", 100_000.0, np.nan, np.nan))
+    alert = band_alert(rows)
+    assert alert.items == (AlertItem("r2", "Ria", "call $60,000 below $80,000-$120,000"),
+                           AlertItem("r1", "Rex", "call $120,000 above $80,000-$120,000"))
+    assert alert.message.startswith("2 of 3 commit call(s) lie outside the caller's own P10-P90 band")
 
 
 # -- stale -----------------------------------------------------------------------------------
