@@ -222,10 +222,11 @@ def test_a_reporting_loop_ends_the_path():
 
 
 def test_bounded_charts_say_how_many_more():
-    rows = pd.DataFrame({"user_name": [f"P{i}" for i in range(40)], "coverage_ratio": np.linspace(0.1, 5, 40)})
+    many = charts.MAX_PEOPLE + 15
+    rows = pd.DataFrame({"user_name": [f"P{i}" for i in range(many)], "coverage_ratio": np.linspace(0.1, 5, many)})
     fig = charts.coverage_by_person(rows, 3.0, "Coverage by direct report")
-    assert charts.people_drawn(fig) == 25
-    assert "lowest 25 of 40, and 15 more in the table" in fig.layout.title.text
+    assert charts.people_drawn(fig) == charts.MAX_PEOPLE
+    assert f"lowest {charts.MAX_PEOPLE} of {many}, and 15 more in the table" in fig.layout.title.text
     assert list(fig.data[0].y)[0] == "P0"  # the lowest first
 
 

@@ -20,6 +20,7 @@ from apptest_helpers import run, texts
 from content_tenant import E1_AT, FAILURE, MANUAL_BY, K, build, build_wide
 from streamlit.proto.Metric_pb2 import Metric
 
+from clari_data.read.projection import POOLING, Z90
 from ui.format import money
 
 CONFIG = "[schedule]\nenabled = false\n"  # nothing but the tests' own loads changes the data
@@ -443,11 +444,10 @@ def test_changes_movers_at_the_default_thresholds(open_app, tenant):
 # -- Projection --------------------------------------------------------------------------------
 #
 # The learned ratio r = ln(final closed won / commit call at the week) of Q3, the one ended quarter
-# before Q4: n = 1 quarter of each person's own, pooled with k = 0.5 toward their group (the same
+# before Q4: n = 1 quarter of each person's own, pooled with k (POOLING) toward their group (the same
 # manager and role, two people or more; else everyone of their role):
-#   mu = (1 r_own + 0.5 m_group) / 1.5,  sigma^2 = (0 + 0.5 v_group) / 0.5 x (1 + 1/1.5) = v_group x 5/3,
-#   Pq = max(call x exp(mu + z sigma), closed won), z = -1.2816, 0, 1.2816.
-Z = 1.2815515655446004
+#   mu = (1 r_own + k m_group) / (1 + k),  sigma^2 = (0 + k v_group) / k x (1 + 1/(1 + k)),
+#   Pq = max(call x exp(mu + z sigma), closed won), z = -Z90, 0, Z90.
 LN = math.log
 WEEK3 = {"r1": LN(125 / 100), "r2": LN(160 / 200), "r3": LN(100 / 100),  # Q3 W3 calls 100, 200, 100
          "m1": LN(285 / 300), "m2": LN(125 / 120), "cro": LN(410 / 420)}
@@ -459,17 +459,17 @@ GROUP = {"r1": ("r1", "r2"), "r2": ("r1", "r2"),  # Mia's two reps
 
 def band(uid: str, call: float, closed: float) -> tuple[float, float, float]:
     group = [WEEK3[g] for g in GROUP[uid]]
-    mu = (WEEK3[uid] + 0.5 * statistics.median(group)) / 1.5
-    sigma = math.sqrt(statistics.variance(group) * 5 / 3)
-    p10, p50, p90 = (max(call * math.exp(mu + z * sigma), closed) for z in (-Z, 0.0, Z))
+    mu = (WEEK3[uid] + POOLING * statistics.median(group)) / (1 + POOLING)
+    sigma = math.sqrt(statistics.variance(group) * (1 + 1 / (1 + POOLING)))
+    p10, p50, p90 = (max(call * math.exp(mu + z * sigma), closed) for z in (-Z90, 0.0, Z90))
     return p10, p50, p90
 
 
 def test_projection_of_the_top_and_per_person(open_app, tenant):
     at = run(open_app(tenant), "views/projection.py")
-    # Rex under-called Q3 by 25% (125 on 100); half-weighted toward Mia's team (Ria over-called by 20%:
-    # the median of ln 1.25 and ln 0.8 is 0), his Q4 call of 95 projects to 95 x 1.25^(2/3) = $110,238.
-    assert band("r1", 95 * K, 45 * K)[1] == pytest.approx(95 * K * 1.25 ** (2 / 3)) == pytest.approx(110_237.7, 1e-6)
+    # Rex under-called Q3 by 25% (125 on 100); pooled with weight k toward Mia's team (Ria over-called
+    # by 20%: the median of ln 1.25 and ln 0.8 is 0), his Q4 call of 95 projects to 95 x 1.25^(1/(1+k)).
+    assert band("r1", 95 * K, 45 * K)[1] == pytest.approx(95 * K * 1.25 ** (1 / (1 + POOLING)))
     calls = {"cro": (335, 155), "m2": (110, 50), "m1": (225, 105), "r1": (95, 45), "r2": (130, 60), "r3": (80, 40)}
     names = {"cro": "Cleo Root", "m2": "Max Manager", "m1": "Mia Manager", "r1": "Rex Rep", "r2": "Ria Rep",
              "r3": "Rob Rep"}

@@ -23,6 +23,7 @@ import postgres
 import pytest
 from support import SIM_NOW, TEST_KEY, posts, wait_until
 
+from clari_data.__main__ import EXIT_BUSY
 from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
 from clari_data.runtime.replica import ReplicaService
 from clari_data.runtime.scheduler import _writer
@@ -154,7 +155,7 @@ def test_presses_in_two_replicas_give_one_export_and_both_see_the_new_data(simul
         cli = subprocess.run([sys.executable, "-m", "clari_data", "refresh"], cwd=ROOT, capture_output=True, text=True,
                              env={**os.environ, "PYTHONPATH": str(ROOT), "CLARI_API_KEY": TEST_KEY,
                                   "CLARI_CONFIG": str(tmp_path / "worker-a.toml")}, timeout=60)
-        assert cli.returncode == 3 and "worker a on" in cli.stderr and "Refresh now" in cli.stderr, cli.stderr
+        assert cli.returncode == EXIT_BUSY and "worker a on" in cli.stderr and "Refresh now" in cli.stderr, cli.stderr
         status = subprocess.run([sys.executable, "-m", "clari_data", "status"], cwd=ROOT, capture_output=True,
                                 text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
                                                 "CLARI_CONFIG": str(tmp_path / "worker-a.toml")}, timeout=60)

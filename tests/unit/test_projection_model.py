@@ -107,7 +107,6 @@ def test_a_rep_who_always_calls_25_percent_high_gets_a_p50_about_20_percent_belo
     # Rex's own log ratio is ln(0.8) in each of 4 quarters; his team's (Rex's and Ria's 8 rows: four
     # ln(0.8), four 0) has median ln(0.8) / 2 and sample variance 8 (ln(0.8) / 2)^2 / 7.
     a = math.log(0.8)
-    assert K == 0.5
     mu = (4 * a + K * a / 2) / (4 + K)
     sigma = math.sqrt((3 * 0.0 + K * (8 * (a / 2) ** 2 / 7)) / (3 + K) * (1 + 1 / (4 + K)))
     assert rex["call_amount"] == 125_000 and rex["quarters_used"] == 4
