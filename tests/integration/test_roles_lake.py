@@ -6,6 +6,8 @@ and the simulator over loopback HTTP counting the exports queued (each spends Cl
   new data; the command line and a dashboard of role "all" refuse to write beside the worker.
 - A standby worker takes over after a kill -9 of the leader mid-export, and polls
   the Clari job the leader stored instead of queuing a new export.
+- SIGTERM mid-refresh: the worker finishes the run, then exits 0. A leader whose lock goes with its
+  catalog connection exits 4 at once, mid-refresh, leaving its Clari job for the next leader.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from support import SIM_NOW, TEST_KEY, posts, wait_until
 
 from clari_data.__main__ import EXIT_BUSY
 from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
+from clari_data.runtime.leader import APP_PREFIX
 from clari_data.runtime.replica import ReplicaService
 from clari_data.runtime.scheduler import _writer
+from clari_data.runtime.worker import EXIT_LOST, EXIT_STOPPED
 from clari_data.shared.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
 from clari_data.storage.warehouse import Warehouse, WarehouseBusy
 
@@ -192,6 +196,62 @@ def test_a_standby_takes_over_after_kill_9_mid_export_and_resumes_the_job(new_la
             assert attempts == [(job_id, "loaded")]
             assert reader.worker_status()["worker_id"] == "b"
             assert "polling the Clari jobs it left" in standby.text() or "polling Clari job" in standby.text()
+        finally:
+            reader.close()
+
+
+def mid_export(simulator: SimulatorServer, settings: Settings, reader: Warehouse) -> str:
+    """Waits for the leader's startup refresh to store its Clari job, while Clari still works on it."""
+    period = settings.clari.time_periods[0]
+    wait_until(lambda: reader.in_flight_job("net_arr", period) is not None, timeout=60,
+               what="the leader's stored Clari job")
+    [job_id] = simulator.jobs
+    assert simulator.jobs[job_id].status in ("SCHEDULED", "STARTED")
+    return job_id
+
+
+def test_sigterm_mid_refresh_lets_the_run_finish_then_the_worker_exits_0(new_lake, tmp_path, workers):
+    org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)
+    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=3).start() as simulator:
+        settings = on_lake(simulator, new_lake, tmp_path)
+        worker = workers(settings, "a")
+        worker.wait_for(r"worker a on \S+ \(pid \d+\) leads:")
+        reader = Warehouse.from_settings(settings, writer=False)
+        try:
+            job_id = mid_export(simulator, settings, reader)
+            worker.process.send_signal(signal.SIGTERM)
+            assert worker.process.wait(timeout=120) == EXIT_STOPPED, worker.text()[-3000:]
+            assert "waiting for the running refresh to end" in worker.text()
+            assert reader.cursor().execute("SELECT trigger, outcome FROM runs").fetchall() == [("startup", "success")]
+            assert reader.cursor().execute("SELECT job_id, status FROM export_attempts").fetchall() == [
+                (job_id, "loaded")]
+            # The worker said it stopped once the run had ended, not while it still wrote.
+            status = reader.worker_status()
+            assert (status["state"], status["stage"]) == ("stopped", "done") and status["last_finished_at"]
+            assert reader.data_version() == 1
+            assert posts(simulator) == 1
+        finally:
+            reader.close()
+
+
+def test_a_leader_whose_lock_connection_ends_exits_4_at_once_mid_refresh(new_lake, tmp_path, workers, _postgres):
+    # A job Clari never finishes while this test runs: the exit cannot be the run's end.
+    org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)
+    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=3600).start() as simulator:
+        settings = on_lake(simulator, new_lake, tmp_path)
+        worker = workers(settings, "a")
+        worker.wait_for(r"worker a on \S+ \(pid \d+\) leads:")
+        reader = Warehouse.from_settings(settings, writer=False)
+        try:
+            job_id = mid_export(simulator, settings, reader)
+            # As when PostgreSQL restarts: the session holding the advisory lock ends.
+            [(ended,)] = _postgres.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                           f"WHERE application_name LIKE '{APP_PREFIX}a on %'")
+            assert ended == 1
+            assert worker.process.wait(timeout=120) == EXIT_LOST, worker.text()[-3000:]
+            assert "lost the leader lock" in worker.text()
+            assert reader.in_flight_job("net_arr", settings.clari.time_periods[0]) == job_id  # for the next leader
+            assert reader.data_version() == 0
         finally:
             reader.close()
 
