@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from apptest_helpers import run, texts
-from content_tenant import E1_AT, FAILURE, MANUAL_BY, K, build, build_wide
+from content_tenant import E1_AT, FAILURE, MANUAL_BY, NAMES, WIDE_COVERAGE, K, build, build_wide
 from streamlit.proto.Metric_pb2 import Metric
 
 from clari_data.read.projection import POOLING, Z90
 from ui.format import money
+from ui.page import SPREAD_FROM
 
 CONFIG = "[schedule]\nenabled = false\n"  # nothing but the tests' own loads changes the data
 RED, AMBER, GREEN = "#dc2626", "#f59e0b", "#059669"
@@ -186,7 +187,8 @@ TABLE_COLUMNS = ("user_name", "quota_amount", "closed_amount", "pipeline_amount"
 def test_coverage_bars_are_the_direct_reports_and_the_table_everyone_below(open_app, tenant):
     at = run(open_app(tenant), "views/coverage.py")
     charts = figures(at)
-    assert set(charts) == {"coverage-direct", "coverage-pipeline", "coverage-trend"}  # 3 reps: no spread yet
+    assert sum(uid.startswith("r") for uid in NAMES) < SPREAD_FROM  # three reps: no spread yet
+    assert set(charts) == {"coverage-direct", "coverage-pipeline", "coverage-trend"}
     bars = charts["coverage-direct"]
     assert title(bars) == "Coverage by direct report of Cleo Root"
     # Cleo's direct reports are the two managers, lowest coverage first; both under the 3x target.
@@ -222,6 +224,7 @@ def test_coverage_of_a_team(open_app, tenant):
 
 
 def test_coverage_spread_is_every_rep_below_and_the_bars_the_managers(open_app, wide):
+    assert len(WIDE_COVERAGE) >= SPREAD_FROM  # enough reps for the spread
     at = run(open_app(wide), "views/coverage.py")
     charts = figures(at)
     # Ann Lead: pipeline 60+100+100+252+260 = 772, closed 5 x 20 = 100, quota 500: 672 / 400 = 1.68.
