@@ -16,7 +16,8 @@ from conftest import write_config
 from support import SIM_NOW
 
 from clari_data.ingest.refresh import run_refresh
-from clari_data.read import analytics, charts
+from clari_data.read import analytics, charts, page_data
+from clari_data.read.analytics import Selection
 from clari_data.runtime.scheduler import process_service
 from clari_data.shared.config import load_settings
 from clari_data.storage.warehouse import Warehouse
@@ -98,6 +99,39 @@ def test_the_top_shows_its_direct_reports_and_says_what_the_charts_mean(big_app,
     if page != "accuracy":  # its chart is the weekly aggregate
         bars = figures(at)[0]
         assert "by direct report" in bars["layout"]["title"]["text"]
+
+
+def shortcuts(at, page: str) -> list[str]:
+    """The sub-teams of a page's shortcuts as a viewer reads them, row by row across the columns
+    (AppTest lists a column's buttons before the next column's)."""
+    columns = [[b.key.removeprefix(f"{page}-down-") for b in column.button if b.key.startswith(f"{page}-down-")]
+               for column in at.columns]
+    columns = [c for c in columns if c]
+    return [c[row] for row in range(max(map(len, columns), default=0)) for c in columns if row < len(c)]
+
+
+# What each page counts as worst among its direct reports: the lowest of this column first.
+WORST_BY = {"coverage": (page_data.coverage, "coverage_ratio"), "reps": (page_data.reps, "attainment_pct"),
+            "accuracy": (page_data.accuracy, "mean_accuracy_pct")}
+
+
+@pytest.mark.parametrize("page", NAVIGATED)
+def test_the_shortcuts_are_the_sub_teams_needing_most_attention_worst_first(big_app, page):
+    at = run(big_app(), f"views/{page}.py")
+    for level in ("the top", "its worst sub-team, with more sub-teams than shortcuts"):
+        if level != "the top":
+            at.button(key=f"{page}-down-{shortcuts(at, page)[0]}").click().run()
+        [team] = url(at).get("team", [None])
+        load, column = WORST_BY[page]
+        sel = Selection(at.selectbox(key="forecast").value, at.selectbox(key="period").value, team)
+        direct = load(process_service(load_settings()).warehouse, sel).direct
+        values = dict(zip(direct["user_id"], direct[column]))
+        managers = set(people_of(at).query("is_manager")["user_id"])
+        sub_teams = direct[direct["user_id"].isin(managers)].sort_values(column, na_position="last")["user_id"]
+        shown = shortcuts(at, page)
+        assert shown == sub_teams.tolist()[:SHORTCUTS], (level, [values.get(u) for u in shown])
+        assert len({values[u] for u in shown}) > 1  # an order to get wrong
+        assert level == "the top" or len(sub_teams) > SHORTCUTS  # and a choice of which to show
 
 
 def test_drilling_down_by_shortcut_and_search_then_back_up_by_the_breadcrumb(big_app):
@@ -188,10 +222,11 @@ def test_a_reporting_loop_ends_the_path():
 
 
 def test_bounded_charts_say_how_many_more():
-    rows = pd.DataFrame({"user_name": [f"P{i}" for i in range(40)], "coverage_ratio": np.linspace(0.1, 5, 40)})
+    many = charts.MAX_PEOPLE + 15
+    rows = pd.DataFrame({"user_name": [f"P{i}" for i in range(many)], "coverage_ratio": np.linspace(0.1, 5, many)})
     fig = charts.coverage_by_person(rows, 3.0, "Coverage by direct report")
-    assert charts.people_drawn(fig) == 25
-    assert "lowest 25 of 40, and 15 more in the table" in fig.layout.title.text
+    assert charts.people_drawn(fig) == charts.MAX_PEOPLE
+    assert f"lowest {charts.MAX_PEOPLE} of {many}, and 15 more in the table" in fig.layout.title.text
     assert list(fig.data[0].y)[0] == "P0"  # the lowest first
 
 

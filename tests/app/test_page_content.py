@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from apptest_helpers import run, texts
-from content_tenant import E1_AT, FAILURE, MANUAL_BY, K, build, build_wide
+from content_tenant import E1_AT, FAILURE, MANUAL_BY, NAMES, WIDE_COVERAGE, K, build, build_wide
 from streamlit.proto.Metric_pb2 import Metric
 
+from clari_data.read.projection import POOLING, Z90
 from ui.format import money
+from ui.page import SPREAD_FROM
 
 CONFIG = "[schedule]\nenabled = false\n"  # nothing but the tests' own loads changes the data
 RED, AMBER, GREEN = "#dc2626", "#f59e0b", "#059669"
@@ -185,7 +187,8 @@ TABLE_COLUMNS = ("user_name", "quota_amount", "closed_amount", "pipeline_amount"
 def test_coverage_bars_are_the_direct_reports_and_the_table_everyone_below(open_app, tenant):
     at = run(open_app(tenant), "views/coverage.py")
     charts = figures(at)
-    assert set(charts) == {"coverage-direct", "coverage-pipeline", "coverage-trend"}  # 3 reps: no spread yet
+    assert sum(uid.startswith("r") for uid in NAMES) < SPREAD_FROM  # three reps: no spread yet
+    assert set(charts) == {"coverage-direct", "coverage-pipeline", "coverage-trend"}
     bars = charts["coverage-direct"]
     assert title(bars) == "Coverage by direct report of Cleo Root"
     # Cleo's direct reports are the two managers, lowest coverage first; both under the 3x target.
@@ -221,6 +224,7 @@ def test_coverage_of_a_team(open_app, tenant):
 
 
 def test_coverage_spread_is_every_rep_below_and_the_bars_the_managers(open_app, wide):
+    assert len(WIDE_COVERAGE) >= SPREAD_FROM  # enough reps for the spread
     at = run(open_app(wide), "views/coverage.py")
     charts = figures(at)
     # Ann Lead: pipeline 60+100+100+252+260 = 772, closed 5 x 20 = 100, quota 500: 672 / 400 = 1.68.
@@ -443,11 +447,10 @@ def test_changes_movers_at_the_default_thresholds(open_app, tenant):
 # -- Projection --------------------------------------------------------------------------------
 #
 # The learned ratio r = ln(final closed won / commit call at the week) of Q3, the one ended quarter
-# before Q4: n = 1 quarter of each person's own, pooled with k = 0.5 toward their group (the same
+# before Q4: n = 1 quarter of each person's own, pooled with k (POOLING) toward their group (the same
 # manager and role, two people or more; else everyone of their role):
-#   mu = (1 r_own + 0.5 m_group) / 1.5,  sigma^2 = (0 + 0.5 v_group) / 0.5 x (1 + 1/1.5) = v_group x 5/3,
-#   Pq = max(call x exp(mu + z sigma), closed won), z = -1.2816, 0, 1.2816.
-Z = 1.2815515655446004
+#   mu = (1 r_own + k m_group) / (1 + k),  sigma^2 = (0 + k v_group) / k x (1 + 1/(1 + k)),
+#   Pq = max(call x exp(mu + z sigma), closed won), z = -Z90, 0, Z90.
 LN = math.log
 WEEK3 = {"r1": LN(125 / 100), "r2": LN(160 / 200), "r3": LN(100 / 100),  # Q3 W3 calls 100, 200, 100
          "m1": LN(285 / 300), "m2": LN(125 / 120), "cro": LN(410 / 420)}
@@ -459,17 +462,17 @@ GROUP = {"r1": ("r1", "r2"), "r2": ("r1", "r2"),  # Mia's two reps
 
 def band(uid: str, call: float, closed: float) -> tuple[float, float, float]:
     group = [WEEK3[g] for g in GROUP[uid]]
-    mu = (WEEK3[uid] + 0.5 * statistics.median(group)) / 1.5
-    sigma = math.sqrt(statistics.variance(group) * 5 / 3)
-    p10, p50, p90 = (max(call * math.exp(mu + z * sigma), closed) for z in (-Z, 0.0, Z))
+    mu = (WEEK3[uid] + POOLING * statistics.median(group)) / (1 + POOLING)
+    sigma = math.sqrt(statistics.variance(group) * (1 + 1 / (1 + POOLING)))
+    p10, p50, p90 = (max(call * math.exp(mu + z * sigma), closed) for z in (-Z90, 0.0, Z90))
     return p10, p50, p90
 
 
 def test_projection_of_the_top_and_per_person(open_app, tenant):
     at = run(open_app(tenant), "views/projection.py")
-    # Rex under-called Q3 by 25% (125 on 100); half-weighted toward Mia's team (Ria over-called by 20%:
-    # the median of ln 1.25 and ln 0.8 is 0), his Q4 call of 95 projects to 95 x 1.25^(2/3) = $110,238.
-    assert band("r1", 95 * K, 45 * K)[1] == pytest.approx(95 * K * 1.25 ** (2 / 3)) == pytest.approx(110_237.7, 1e-6)
+    # Rex under-called Q3 by 25% (125 on 100); pooled with weight k toward Mia's team (Ria over-called
+    # by 20%: the median of ln 1.25 and ln 0.8 is 0), his Q4 call of 95 projects to 95 x 1.25^(1/(1+k)).
+    assert band("r1", 95 * K, 45 * K)[1] == pytest.approx(95 * K * 1.25 ** (1 / (1 + POOLING)))
     calls = {"cro": (335, 155), "m2": (110, 50), "m1": (225, 105), "r1": (95, 45), "r2": (130, 60), "r3": (80, 40)}
     names = {"cro": "Cleo Root", "m2": "Max Manager", "m1": "Mia Manager", "r1": "Rex Rep", "r2": "Ria Rep",
              "r3": "Rob Rep"}

@@ -5,10 +5,13 @@ HTML, LaTeX and formulas. Every piece of text Streamlit renders as Markdown (tit
 captions, markdown, banners, and the labels, help and options of buttons, tabs, expanders, metrics,
 radios and every widget) must hold each such name only escaped: a hostile name appearing verbatim
 in one means a viewer's browser would render it (an image from a tracker, a link). Selectbox and
-multiselect options are plain text in Streamlit, so there the name must appear as it is."""
+multiselect options are plain text in Streamlit, so there the name must appear as it is. And the
+names a spreadsheet would run as formulas reach every page's CSV downloads only neutralised."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import pytest
 from apptest_helpers import run
 from builders import Export, user
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from clari_data.shared.pages import PAGES
 from clari_data.storage.warehouse import Warehouse
@@ -25,9 +29,10 @@ NAMES = {
     "m1": "**Mia** [site](http://evil.example) Manager",
     "m2": "<img src=x onerror=alert(1)> Max",
     "r1": '=HYPERLINK("http://evil.example/","Blair")',
-    "r2": "$\\sqrt{x}$ Ria",
-    "r3": "Rob :red[alarm] `code`",
+    "r2": "@SUM(1) $\\sqrt{x}$ Ria",
+    "r3": "+cmd Rob :red[alarm] `code`",
 }
+FORMULAS = [NAMES["r1"], NAMES["r2"], NAMES["r3"]]  # = @ +: a spreadsheet would run them
 PARENT = {"boss": None, "m1": "BOSS", "m2": "BOSS", "r1": "M1", "r2": "M1", "r3": "M2"}
 FIELD = "![f](https://tracker.example/f.png) Commit"
 PERIOD_LABEL = "![p](https://tracker.example/p.png)"
@@ -123,3 +128,32 @@ def test_the_tenant_is_hostile_where_it_matters(tmp_path):
         people = set(wh.cursor().execute("SELECT name FROM users").fetchall())
     assert any(PERIOD_LABEL in label for label in labels.values())
     assert {(name,) for name in NAMES.values()} <= people
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """The bytes each download button of a run offers, by the button's URL (AppTest keeps the media
+    files of a run in memory and drops them when it ends)."""
+    stored: dict[str, bytes] = {}
+    keep = MemoryMediaFileStorage.load_and_get_id
+
+    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
+        file_id = keep(self, path_or_data, mimetype, kind, filename)
+        stored[self.get_url(file_id)] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", load_and_get_id)
+    return stored
+
+
+def test_every_csv_download_neutralises_names_a_spreadsheet_would_run(make_app, tmp_path, downloads):
+    at = make_app(db=hostile_tenant(tmp_path))
+    neutralised = set()
+    for script in (p.script for p in PAGES):
+        run(at, script)
+        for button in at.get("download_button"):
+            rows = list(csv.reader(io.StringIO(downloads[button.proto.url].decode())))
+            for cell in (cell for row in rows for cell in row):
+                assert cell not in FORMULAS and not cell.startswith(("=", "+", "@")), (script, button.proto.label)
+                neutralised.update(name for name in FORMULAS if cell == "'" + name)
+    assert neutralised == set(FORMULAS)  # each name reached a download, with its leading apostrophe

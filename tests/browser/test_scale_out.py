@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -105,11 +104,9 @@ def test_presses_in_two_replicas_give_one_export_and_both_windows_move_to_the_ne
                 pages.append(page)
             org.advance(1)  # the tenant's numbers move: the next export holds new data
             queued = posts(simulator)
-            pressed = time.monotonic()
             for page in pages:  # one after the other, without waiting for the first to take effect
                 page.get_by_role("button", name="Refresh now").click()
-            wait_until(lambda: posts(simulator) == queued + 1, timeout=10, what="the worker queuing the export")
-            picked_up = time.monotonic() - pressed
+            wait_until(lambda: posts(simulator) == queued + 1, timeout=60, what="the worker queuing the export")
             for page in pages:  # each replica shows the worker's progress, read from the lake
                 expect(page.locator('[data-testid="stAlert"]').filter(has_text="Refreshing")).to_be_visible(
                     timeout=TIMEOUT)
@@ -120,10 +117,8 @@ def test_presses_in_two_replicas_give_one_export_and_both_windows_move_to_the_ne
                     timeout=TIMEOUT)
                 expect(page.get_by_role("button", name="Refresh now")).to_be_disabled()  # the cool-down, shared
                 assert page.locator('[data-testid="stException"]').count() == 0
-            shown = time.monotonic() - pressed
             screenshot(pages[0], "scale-out-new-data")
             assert posts(simulator) == queued + 1  # both presses, one export
-            print(f"\npress to the export queued: {picked_up:.2f} s; to both windows showing it: {shown:.1f} s")
             for replica in replicas:
                 assert TEST_KEY not in replica.log_text()
                 with urllib.request.urlopen(f"{replica.url}/_stcore/health", timeout=5) as answer:

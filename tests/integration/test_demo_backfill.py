@@ -9,6 +9,7 @@ import pytest
 from support import SIM_NOW, sql_value, wait_until
 
 from clari_data.ingest import demo
+from clari_data.ingest.demo import ENDED_QUARTERS
 from clari_data.ingest.refresh import run_refresh
 from clari_data.read import analytics, page_data
 from clari_data.read.analytics import Selection
@@ -32,9 +33,11 @@ def test_the_backfill_loads_the_ended_quarters_and_each_day_of_this_one(small_de
                              today=SIM_NOW)
         # SIM_NOW is Wednesday 18 November 2026: Q4 began on 1 October, 49 days before, so 49 + 1 days.
         assert (done.period, done.days, done.failed) == ("2026_Q4", 49, None)
-        assert done.ended == ("2026_Q3", "2026_Q2", "2026_Q1", "2025_Q4", "2025_Q3", "2025_Q2")
+        back = ("2026_Q3", "2026_Q2", "2026_Q1", "2025_Q4", "2025_Q3", "2025_Q2", "2025_Q1", "2024_Q4", "2024_Q3")
+        assert ENDED_QUARTERS < len(back) and done.ended == back[:ENDED_QUARTERS]
         assert said[0] == ("loading", "Loading demo history: day 1 of 49 (Thu 01 Oct, simulated)")
-        assert said[-1][0] == "done" and "49 daily exports of 2026_Q4 and 6 ended quarters" in said[-1][1]
+        assert said[-1][0] == "done"
+        assert f"49 daily exports of 2026_Q4 and {ENDED_QUARTERS} ended quarters" in said[-1][1]
 
         runs = sql_value(wh, "SELECT count(*) FROM runs WHERE trigger = 'backfill' AND outcome = 'success'")
         assert runs == 49

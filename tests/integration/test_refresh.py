@@ -11,6 +11,7 @@ import pytest
 from postgres import on_backend
 from support import SIM_NOW, TEST_KEY, posts, sql_value
 
+from clari_data.__main__ import EXIT_CONFIG, EXIT_FAILED
 from clari_data.ingest.client import ClariClient
 from clari_data.ingest.refresh import run_refresh
 from clari_data.read import analytics
@@ -113,7 +114,7 @@ def test_cli_refresh_and_status(tmp_path, simulator):
     assert status.returncode == 0 and "Data as of" in status.stdout and "success" in status.stdout
     simulator.faults.result_body("empty")
     failed = cli("refresh", "--period", simulator.org.current_period(), env=env)
-    assert failed.returncode == 1
+    assert failed.returncode == EXIT_FAILED
     assert "FAILED net_arr" in failed.stderr and "no entries" in failed.stderr
     for output in (done, status, failed):
         assert TEST_KEY not in output.stdout + output.stderr
@@ -124,8 +125,8 @@ def test_cli_reports_bad_configuration_in_one_line(tmp_path):
     config = tmp_path / "clari.toml"
     config.write_text('[clari]\ntime_periods = ["2026-Q1"]\n')
     result = cli("refresh", env={"CLARI_CONFIG": str(config)})
-    assert result.returncode == 2
+    assert result.returncode == EXIT_CONFIG
     assert result.stderr.strip().splitlines() == [
         "Configuration error: [clari] time_periods: '2026-Q1' is not a fiscal quarter shaped YYYY_QN, e.g. 2026_Q3"]
     bad_period = cli("refresh", "--period", "26Q1", env={"CLARI_CONFIG": str(config)})
-    assert bad_period.returncode == 2 and "Traceback" not in bad_period.stderr
+    assert bad_period.returncode == EXIT_CONFIG and "Traceback" not in bad_period.stderr

@@ -4,8 +4,10 @@ and the simulator over loopback HTTP counting the exports queued (each spends Cl
 
 - Presses in two replicas at the same moment give one export, and both replicas then read the
   new data; the command line and a dashboard of role "all" refuse to write beside the worker.
-- A standby worker takes over within seconds of a kill -9 of the leader mid-export, and polls
+- A standby worker takes over after a kill -9 of the leader mid-export, and polls
   the Clari job the leader stored instead of queuing a new export.
+- SIGTERM mid-refresh: the worker finishes the run, then exits 0. A leader whose lock goes with its
+  catalog connection exits 4 at once, mid-refresh, leaving its Clari job for the next leader.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import postgres
 import pytest
 from support import SIM_NOW, TEST_KEY, posts, wait_until
 
+from clari_data.__main__ import EXIT_BUSY
 from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
+from clari_data.runtime.leader import APP_PREFIX
 from clari_data.runtime.replica import ReplicaService
 from clari_data.runtime.scheduler import _writer
+from clari_data.runtime.worker import EXIT_LOST, EXIT_STOPPED
 from clari_data.shared.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
 from clari_data.storage.warehouse import Warehouse, WarehouseBusy
 
@@ -127,19 +131,17 @@ def test_presses_in_two_replicas_give_one_export_and_both_see_the_new_data(simul
             barrier.wait()
             answers[name] = replica.request_run("manual", f"{name}@example.com")
 
-        pressed = time.monotonic()
         threads = [threading.Thread(target=press, args=item) for item in (("one", one), ("two", two))]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         assert any(a.accepted for a in answers.values()), answers
-        # The worker takes the request within its poll (1 s), and every replica sees its progress.
-        wait_until(lambda: posts(simulator) == 2, timeout=5, what="the worker queuing the export")
-        picked_up = time.monotonic() - pressed
+        # The worker takes the request, and every replica sees the run through (how soon: by hand, in
+        # the README; the timeouts only bound a hang).
+        wait_until(lambda: posts(simulator) == 2, timeout=60, what="the worker queuing the export")
         wait_until(lambda: all(r.state().runs_completed == 2 and not r.state().running for r in (one, two)),
-                   timeout=15, what="both replicas seeing the run finished")
-        seen = time.monotonic() - pressed
+                   timeout=60, what="both replicas seeing the run finished")
         assert posts(simulator) == 2  # one export for both presses
         assert one.warehouse.data_version() == two.warehouse.data_version() == 2
         for replica in (one, two):
@@ -147,14 +149,13 @@ def test_presses_in_two_replicas_give_one_export_and_both_see_the_new_data(simul
             assert state.progress.stage == "done" and "1 of 1 exports refreshed" in state.progress.message
             assert 0 < state.cooldown_remaining <= 300
             assert replica.warehouse.pending_refresh_requests() == []
-        print(f"\npress to the export queued: {picked_up:.2f} s; to both replicas showing the run done: {seen:.2f} s")
         # Nothing else writes beside the worker: a dashboard of role "all" and the command line say who does.
         with pytest.raises(WarehouseBusy, match=r"worker a on .* refreshes this lake.*role = \"web\""):
             _writer(settings)
         cli = subprocess.run([sys.executable, "-m", "clari_data", "refresh"], cwd=ROOT, capture_output=True, text=True,
                              env={**os.environ, "PYTHONPATH": str(ROOT), "CLARI_API_KEY": TEST_KEY,
                                   "CLARI_CONFIG": str(tmp_path / "worker-a.toml")}, timeout=60)
-        assert cli.returncode == 3 and "worker a on" in cli.stderr and "Refresh now" in cli.stderr, cli.stderr
+        assert cli.returncode == EXIT_BUSY and "worker a on" in cli.stderr and "Refresh now" in cli.stderr, cli.stderr
         status = subprocess.run([sys.executable, "-m", "clari_data", "status"], cwd=ROOT, capture_output=True,
                                 text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
                                                 "CLARI_CONFIG": str(tmp_path / "worker-a.toml")}, timeout=60)
@@ -181,13 +182,10 @@ def test_a_standby_takes_over_after_kill_9_mid_export_and_resumes_the_job(new_la
             [job_id] = simulator.jobs
             assert reader.in_flight_job("net_arr", settings.clari.time_periods[0]) == job_id
             assert simulator.jobs[job_id].status in ("SCHEDULED", "STARTED")
-            killed = time.monotonic()
             leader.kill()
-            standby.wait_for(r"worker b on \S+ \(pid \d+\) leads:", timeout=60)
-            took_over = time.monotonic() - killed
+            standby.wait_for(r"worker b on \S+ \(pid \d+\) leads:", timeout=120)
             wait_until(lambda: reader.refresh_overview()["runs_completed"] == 2 and reader.data_version() == 1,
-                       timeout=60, what="the standby's run finishing")
-            finished = time.monotonic() - killed
+                       timeout=120, what="the standby's run finishing")
             assert posts(simulator) == 1 and list(simulator.jobs) == [job_id]  # polled again, never queued anew
             runs = reader.cursor().execute(
                 "SELECT trigger, outcome, error FROM runs ORDER BY run_id").fetchall()
@@ -198,8 +196,62 @@ def test_a_standby_takes_over_after_kill_9_mid_export_and_resumes_the_job(new_la
             assert attempts == [(job_id, "loaded")]
             assert reader.worker_status()["worker_id"] == "b"
             assert "polling the Clari jobs it left" in standby.text() or "polling Clari job" in standby.text()
-            print(f"\nkill -9 to the standby leading: {took_over:.1f} s; to its run loading the job: {finished:.1f} s")
-            assert took_over < 60
+        finally:
+            reader.close()
+
+
+def mid_export(simulator: SimulatorServer, settings: Settings, reader: Warehouse) -> str:
+    """Waits for the leader's startup refresh to store its Clari job, while Clari still works on it."""
+    period = settings.clari.time_periods[0]
+    wait_until(lambda: reader.in_flight_job("net_arr", period) is not None, timeout=60,
+               what="the leader's stored Clari job")
+    [job_id] = simulator.jobs
+    assert simulator.jobs[job_id].status in ("SCHEDULED", "STARTED")
+    return job_id
+
+
+def test_sigterm_mid_refresh_lets_the_run_finish_then_the_worker_exits_0(new_lake, tmp_path, workers):
+    org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)
+    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=3).start() as simulator:
+        settings = on_lake(simulator, new_lake, tmp_path)
+        worker = workers(settings, "a")
+        worker.wait_for(r"worker a on \S+ \(pid \d+\) leads:")
+        reader = Warehouse.from_settings(settings, writer=False)
+        try:
+            job_id = mid_export(simulator, settings, reader)
+            worker.process.send_signal(signal.SIGTERM)
+            assert worker.process.wait(timeout=120) == EXIT_STOPPED, worker.text()[-3000:]
+            assert "waiting for the running refresh to end" in worker.text()
+            assert reader.cursor().execute("SELECT trigger, outcome FROM runs").fetchall() == [("startup", "success")]
+            assert reader.cursor().execute("SELECT job_id, status FROM export_attempts").fetchall() == [
+                (job_id, "loaded")]
+            # The worker said it stopped once the run had ended, not while it still wrote.
+            status = reader.worker_status()
+            assert (status["state"], status["stage"]) == ("stopped", "done") and status["last_finished_at"]
+            assert reader.data_version() == 1
+            assert posts(simulator) == 1
+        finally:
+            reader.close()
+
+
+def test_a_leader_whose_lock_connection_ends_exits_4_at_once_mid_refresh(new_lake, tmp_path, workers, _postgres):
+    # A job Clari never finishes while this test runs: the exit cannot be the run's end.
+    org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)
+    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=3600).start() as simulator:
+        settings = on_lake(simulator, new_lake, tmp_path)
+        worker = workers(settings, "a")
+        worker.wait_for(r"worker a on \S+ \(pid \d+\) leads:")
+        reader = Warehouse.from_settings(settings, writer=False)
+        try:
+            job_id = mid_export(simulator, settings, reader)
+            # As when PostgreSQL restarts: the session holding the advisory lock ends.
+            [(ended,)] = _postgres.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                           f"WHERE application_name LIKE '{APP_PREFIX}a on %'")
+            assert ended == 1
+            assert worker.process.wait(timeout=120) == EXIT_LOST, worker.text()[-3000:]
+            assert "lost the leader lock" in worker.text()
+            assert reader.in_flight_job("net_arr", settings.clari.time_periods[0]) == job_id  # for the next leader
+            assert reader.data_version() == 0
         finally:
             reader.close()
 

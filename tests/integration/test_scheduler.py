@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from support import wait_until
 
+from clari_data.__main__ import EXIT_BUSY
 from clari_data.alerting import alerts, notify
 from clari_data.ingest.refresh import RefreshResult
 from clari_data.read import analytics
@@ -227,7 +228,7 @@ def test_the_command_line_refresh_refuses_while_the_server_holds_the_warehouse(s
                "CLARI_API_KEY": "x", "CLARI_BASE_URL": sim_settings.clari.base_url}
         done = subprocess.run([sys.executable, "-m", "clari_data", "refresh"], capture_output=True, text=True,
                               env=env, cwd=tmp_path, timeout=60)
-        assert done.returncode == 3
+        assert done.returncode == EXIT_BUSY
         assert f"in use by process {os.getpid()}" in done.stderr and "Traceback" not in done.stderr
     finally:
         svc.stop()

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clari_data.__main__ import EXIT_CONFIG
 from clari_data.ingest.client import ClariClient, JobDeadlineError, TypeNotSupportedError
 from clari_data.ingest.simulator import DEMO_API_KEY, SimulatorServer, SyntheticOrg
 from clari_data.shared.config import Secret
@@ -131,7 +132,7 @@ def test_cli_refuses_bad_simulator_options(args, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-m", "clari_data", "simulator", "--port", "0", *args], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
+    assert proc.returncode == EXIT_CONFIG and "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 # --------------------------------------------------------------------------- job states

@@ -17,9 +17,11 @@ from clari_data.shared import pages, rules
 from clari_data.shared.config import ALERT_RULES, AlertSettings
 from clari_data.shared.rules import (
     RULES,
+    SHOWN_PER_BANNER,
     Alert,
     AlertItem,
     accuracy_alert,
+    band_alert,
     change_alert,
     coverage_alert,
     export_problem_alert,
@@ -74,23 +76,33 @@ def test_coverage_alert_none_when_no_ratio_is_defined():
     assert coverage_alert(people("coverage_ratio"), coverage_min=3.0) is None
 
 
-def test_coverage_alert_lists_five_then_how_many_more():
-    rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 8)])
-    alert = coverage_alert(rows, coverage_min=3.0)
-    assert alert.message == ("Pipeline coverage is below 3x for 7 of 7: P1 (0.10x), P2 (0.20x), P3 (0.30x), "
-                             "P4 (0.40x), P5 (0.50x), and 2 more.")
-    assert len(alert.items) == 7  # every one is kept for notifications and keys
-    assert alert.keys("s")[-1] == "coverage|s|u7"
+def below(n: int) -> pd.DataFrame:
+    """P1 .. Pn, at 0.1x, 0.2x, ..."""
+    return people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, n + 1)])
 
 
-def test_coverage_alert_exactly_five_has_no_more():
-    rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 6)])
-    assert coverage_alert(rows, coverage_min=3.0).message.endswith("P4 (0.40x), P5 (0.50x).")
+def listed(text, n: int) -> str:
+    """What a banner lists of n people: `text(i)` for the first SHOWN_PER_BANNER."""
+    return ", ".join(text(i) for i in range(1, min(n, SHOWN_PER_BANNER) + 1))
 
 
-def test_coverage_alert_six_says_one_more():
-    rows = people("coverage_ratio", *[(f"u{i}", f"P{i}", i / 10) for i in range(1, 7)])
-    assert coverage_alert(rows, coverage_min=3.0).message.endswith("P5 (0.50x), and 1 more.")
+def test_coverage_alert_lists_the_first_then_how_many_more():
+    n = SHOWN_PER_BANNER + 2
+    alert = coverage_alert(below(n), coverage_min=3.0)
+    assert alert.message == (f"Pipeline coverage is below 3x for {n} of {n}: "
+                             f"{listed(lambda i: f'P{i} ({i / 10:.2f}x)', n)}, and 2 more.")
+    assert len(alert.items) == n  # every one is kept for notifications and keys
+    assert alert.keys("s")[-1] == f"coverage|s|u{n}"
+
+
+def test_coverage_alert_exactly_as_many_as_shown_has_no_more():
+    n = SHOWN_PER_BANNER
+    assert coverage_alert(below(n), coverage_min=3.0).message.endswith(f"P{n} ({n / 10:.2f}x).")
+
+
+def test_coverage_alert_one_over_says_one_more():
+    n = SHOWN_PER_BANNER
+    assert coverage_alert(below(n + 1), coverage_min=3.0).message.endswith(f"P{n} ({n / 10:.2f}x), and 1 more.")
 
 
 # -- accuracy --------------------------------------------------------------------------------
@@ -115,10 +127,11 @@ def test_accuracy_alert_boundary():
     assert "below 72.6% for 1 of 1: Rex (72.5%)." in alert.message
 
 
-def test_accuracy_alert_lists_five_then_more():
-    summary = people("mean_accuracy_pct", *[(f"u{i}", f"P{i}", 10.0 * i) for i in range(1, 8)])
+def test_accuracy_alert_lists_the_first_then_more():
+    n = SHOWN_PER_BANNER + 2
+    summary = people("mean_accuracy_pct", *[(f"u{i}", f"P{i}", 10.0 * i) for i in range(1, n + 1)])
     alert = accuracy_alert(summary, "2025_Q4", accuracy_min_pct=90.0)
-    assert alert.message.endswith(": P1 (10.0%), P2 (20.0%), P3 (30.0%), P4 (40.0%), P5 (50.0%), and 2 more.")
+    assert alert.message.endswith(f": {listed(lambda i: f'P{i} ({10.0 * i:.1f}%)', n)}, and 2 more.")
 
 
 # -- change ----------------------------------------------------------------------------------
@@ -168,14 +181,35 @@ def test_change_alert_nothing_moved():
     assert change_alert(moves(), CALLS, **THRESHOLDS) is None
 
 
-def test_change_alert_lists_five_then_more():
+def test_change_alert_lists_the_biggest_then_more():
+    n = SHOWN_PER_BANNER + 3
     table = moves(*[(f"r{i}", f"P{i}", "fc_commit", "Commit", 100_000.0, 10_000.0 * i, 10.0 * i)
-                    for i in range(1, 9)])
+                    for i in range(1, n + 1)])
     alert = change_alert(table, CALLS, **THRESHOLDS)
-    assert alert.message.endswith(
-        ": P8 Commit (+$80,000, +80%), P7 Commit (+$70,000, +70%), P6 Commit (+$60,000, +60%), "
-        "P5 Commit (+$50,000, +50%), P4 Commit (+$40,000, +40%), and 3 more.")
-    assert alert.message.startswith("8 call(s) moved")
+    biggest = listed(lambda i: f"P{n + 1 - i} Commit (+${10_000 * (n + 1 - i):,}, +{10 * (n + 1 - i)}%)", n)
+    assert alert.message.endswith(f": {biggest}, and 3 more.")
+    assert alert.message.startswith(f"{n} call(s) moved")
+
+
+# -- band ------------------------------------------------------------------------------------
+
+
+def members(*rows) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=["user_id", "user_name", "call_amount", "p10_amount", "p90_amount"])
+
+
+def test_band_alert_a_call_on_an_edge_is_inside():
+    assert band_alert(members(("r1", "Rex", 120_000.0, 80_000.0, 120_000.0),
+                              ("r2", "Ria", 80_000.0, 80_000.0, 120_000.0))) is None
+
+
+def test_band_alert_names_the_calls_outside_furthest_first():
+    rows = members(("r1", "Rex", 120_000.01, 80_000.0, 120_000.0), ("r2", "Ria", 60_000.0, 80_000.0, 120_000.0),
+                   ("r3", "Rob", 100_000.0, 80_000.0, 120_000.0), ("r4", "Roy", 100_000.0, np.nan, np.nan))
+    alert = band_alert(rows)
+    assert alert.items == (AlertItem("r2", "Ria", "call $60,000 below $80,000-$120,000"),
+                           AlertItem("r1", "Rex", "call $120,000 above $80,000-$120,000"))
+    assert alert.message.startswith("2 of 3 commit call(s) lie outside the caller's own P10-P90 band")
 
 
 # -- stale -----------------------------------------------------------------------------------
@@ -279,11 +313,12 @@ def test_export_problem_alert_missing_period_among_known_ones():
     assert "nan" not in alert.message
 
 
-def test_export_problem_alert_lists_five_then_more():
-    table = problems(*[(f"f{i}", "2026_Q1", "failed", "empty") for i in range(1, 8)])
+def test_export_problem_alert_lists_the_first_then_more():
+    n = SHOWN_PER_BANNER + 2
+    table = problems(*[(f"f{i}", "2026_Q1", "failed", "empty") for i in range(1, n + 1)])
     assert export_problem_alert(table).message == (
-        "An export came back empty or truncated and was not loaded: f1 2026_Q1 (empty), f2 2026_Q1 (empty), "
-        "f3 2026_Q1 (empty), f4 2026_Q1 (empty), f5 2026_Q1 (empty), and 2 more. The previous data is kept.")
+        f"An export came back empty or truncated and was not loaded: {listed(lambda i: f'f{i} 2026_Q1 (empty)', n)}"
+        ", and 2 more. The previous data is kept.")
 
 
 # -- the registry ----------------------------------------------------------------------------

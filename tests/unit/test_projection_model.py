@@ -38,27 +38,41 @@ def weeks_of(start: date) -> list[str]:
     return [str(monday), str(monday + timedelta(days=28))]  # week 1 and week 2 of the quarter
 
 
-def load(wh: Warehouse, folder, period: str, start: date, calls: dict[str, float], closed: dict[str, float],
-         exported_at: datetime) -> None:
+def load_rows(wh: Warehouse, folder, period: str, start: date, rows: dict[str, tuple[float, float, float]],
+              exported_at: datetime) -> None:
+    """`rows`: each person's call and what they had closed at week 1 and at week 2."""
     weeks = weeks_of(start)
     e = Export(period=period, start=str(start), end=str(quarter_end(start)), users=small_org(), weeks=weeks)
-    teams = {"m1": ("r1", "r2"), "m2": ("r3",), "cro": ("r1", "r2", "r3")}
-    for week in weeks:
-        for uid in ("r1", "r2", "r3"):
-            e.row(uid, week, commit=calls[uid], quota=250_000, closed=closed[uid], pipeline=400_000)
-        for boss, reps in teams.items():
-            e.row(boss, week, commit=sum(calls[r] for r in reps), quota=250_000 * len(reps),
-                  closed=sum(closed[r] for r in reps), pipeline=400_000 * len(reps))
+    reps = {"cro": 3, "m1": 2, "m2": 1}
+    for uid, (call, *closed_by_week) in rows.items():
+        for week, closed in zip(weeks, closed_by_week):
+            e.row(uid, week, commit=call, quota=250_000 * reps.get(uid, 1), closed=closed,
+                  pipeline=400_000 * reps.get(uid, 1))
     path = e.write(folder / f"{period}.json")
     wh.load_export(path, forecast_id="net_arr", job_id=f"job-{period}", requested_period=period,
                    exported_at=exported_at)
 
 
+def load(wh: Warehouse, folder, period: str, start: date, calls: dict[str, float], closed: dict[str, float],
+         exported_at: datetime) -> None:
+    """The reps' calls and closed amounts, the same in both weeks; the managers' are their teams' sums."""
+    teams = {"m1": ("r1", "r2"), "m2": ("r3",), "cro": ("r1", "r2", "r3")}
+    rows = {uid: (calls[uid], closed[uid], closed[uid]) for uid in ("r1", "r2", "r3")}
+    for boss, reps in teams.items():
+        total = sum(closed[r] for r in reps)
+        rows[boss] = (sum(calls[r] for r in reps), total, total)
+    load_rows(wh, folder, period, start, rows, exported_at)
+
+
+def ended_on(start: date) -> datetime:
+    """An export taken two days after the quarter's last day, so its closed amounts are final."""
+    return datetime.combine(quarter_end(start) + timedelta(days=2), datetime.min.time())
+
+
 def ended_quarter(wh: Warehouse, folder, i: int, period: str, start: date, scale: float = 1.0) -> None:
     actual = {u: a * scale for u, a in ACTUAL.items()}
     calls = {"r1": 1.25 * actual["r1"], "r2": actual["r2"], "r3": actual["r3"] / ROB_RATIOS[i % 4]}
-    load(wh, folder, period, start, calls, actual, datetime.combine(quarter_end(start) + timedelta(days=2),
-                                                                    datetime.min.time()))
+    load(wh, folder, period, start, calls, actual, ended_on(start))
 
 
 @pytest.fixture
@@ -93,7 +107,6 @@ def test_a_rep_who_always_calls_25_percent_high_gets_a_p50_about_20_percent_belo
     # Rex's own log ratio is ln(0.8) in each of 4 quarters; his team's (Rex's and Ria's 8 rows: four
     # ln(0.8), four 0) has median ln(0.8) / 2 and sample variance 8 (ln(0.8) / 2)^2 / 7.
     a = math.log(0.8)
-    assert K == 0.5
     mu = (4 * a + K * a / 2) / (4 + K)
     sigma = math.sqrt((3 * 0.0 + K * (8 * (a / 2) ** 2 / 7)) / (3 + K) * (1 + 1 / (4 + K)))
     assert rex["call_amount"] == 125_000 and rex["quarters_used"] == 4
@@ -163,6 +176,36 @@ def test_the_back_test_projects_each_quarter_from_earlier_ones_only(tenant):
     kept = after[after["time_period"].isin(["2025_Q3", "2025_Q4"])].reset_index(drop=True)
     pd.testing.assert_frame_equal(kept, before.reset_index(drop=True))
     assert "2026_Q2" in set(after["time_period"])
+
+
+def test_the_band_s_coverage_counts_finals_between_p50_and_p90_and_none_outside(place, tmp_path):
+    # Everyone called 100,000 and closed 90% of it in one quarter and 110% in the next, so in the
+    # third each person's band is the same: about 80,000 / 99,500 / 122,000 at week 1. Their finals
+    # land below P10 (the CRO), between P10 and P50 (Mia, Ria), between P50 and P90 (Max, Rex) and
+    # above P90 (Rob).
+    finals = ({"cro": 90_000, "m1": 90_000, "m2": 90_000, "r1": 90_000, "r2": 90_000, "r3": 90_000},
+              {"cro": 110_000, "m1": 110_000, "m2": 110_000, "r1": 110_000, "r2": 110_000, "r3": 110_000},
+              {"cro": 50_000, "m1": 97_000, "m2": 105_000, "r1": 105_000, "r2": 90_000, "r3": 150_000})
+    wh = Warehouse(place("spread"))
+    try:
+        for (period, start), final in zip(ENDED, finals):
+            # At week 1 less is closed than any quantile; at week 2 (the last) the final is.
+            load_rows(wh, tmp_path, period, start, {u: (100_000, 0.4 * a, a) for u, a in final.items()},
+                      ended_on(start))
+        hist = research.history(wh, "net_arr")
+        band = research.project(hist[hist["time_period"] == "2025_Q3"],
+                                research.fit(hist[hist["time_period"] != "2025_Q3"]))
+        week1 = band[band["week_number"] == 1].set_index("user_id")
+        landed = week1["actual_amount"]
+        assert sorted(week1.index[(landed > week1["p50_amount"]) & (landed <= week1["p90_amount"])]) == ["m2", "r1"]
+        # Week 1: four of six inside [P10, P90]. Week 2: the band cannot lie below what is closed,
+        # the final, so all but the CRO (whose P10 is above it) are inside.
+        for backtest in (view(wh, "projection_backtest"), research.backtest(hist)):
+            assert backtest[["time_period", "week_number", "people"]].values.tolist() == [
+                ["2025_Q3", 1, 6], ["2025_Q3", 2, 6]]
+            assert backtest["band_coverage"].tolist() == pytest.approx([4 / 6, 5 / 6])
+    finally:
+        wh.close()
 
 
 def test_the_views_have_the_issue_s_columns(tenant):
