@@ -109,6 +109,25 @@ def test_unknown_backends_and_a_replica_on_an_unshared_one_are_refused():
     assert isinstance(Backend.from_settings(Settings()), FileBackend)
 
 
+@pytest.mark.parametrize("command", ["refresh", "status", "worker"])
+@pytest.mark.parametrize("config, message", [
+    ('[warehouse]\nbackend = "sqlite"\n', "[warehouse] backend must be one of duckdb, ducklake, not 'sqlite'"),
+    ('[warehouse]\nbackend = "ducklake"\ncatalog = "postgres:dbname=c password=hunter2"\ndata_path = "/l/"\n',
+     "[warehouse] catalog must not carry the password"),
+    ('[server]\nrole = "web"\n', "[server] role = \"web\" needs [warehouse] backend = \"ducklake\""),
+])
+def test_the_command_line_refuses_a_backend_s_settings_before_anything_starts(command, config, message, tmp_path,
+                                                                               monkeypatch, capsys):
+    for variable in ("CLARI_API_KEY", "CLARI_CONFIG", "CLARI_DB_PATH", "CLARI_ROLE", "CLARI_SECRETS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clari.toml").write_text(config)
+    assert main([command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Configuration error: {message}") and err.count("\n") == 1 and "hunter2" not in err
+    assert list(tmp_path.iterdir()) == [tmp_path / "clari.toml"]  # no warehouse, no downloads
+
+
 # -- a third backend: this module and one registry line -------------------------------------------
 
 
