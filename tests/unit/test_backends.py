@@ -133,24 +133,28 @@ def test_the_command_line_refuses_a_backend_s_settings_before_anything_starts(co
 
 @dataclass(frozen=True)
 class MemoryBackend(Backend):
-    """A warehouse in this process's memory, gone when it closes: one process, which writes it."""
+    """A warehouse in this process's memory, named by the stem of [warehouse] path (DuckDB's
+    ":memory:<name>": every connection of the process to the name reaches it), gone once the last
+    one closes. One process, which writes it."""
+
+    name: str
 
     shared: ClassVar[bool] = False
     kind: ClassVar[str] = "a warehouse in memory"
 
     @classmethod
     def configured(cls, w: WarehouseSettings) -> MemoryBackend:
-        return cls()
+        return cls(Path(w.path).stem)
 
     def describe(self) -> str:
-        return "this process's memory"
+        return f"the in-memory warehouse {self.name}"
 
     @property
     def key(self) -> str:
-        return f"memory {id(self)}"
+        return f":memory:{self.name}"
 
     def open(self, config: dict[str, Any], *, writer: bool) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(":memory:", config=config)
+        return duckdb.connect(f":memory:{self.name}", config=config)
 
     def upkeep(self, cur: Cursor) -> None:
         cur.execute("CHECKPOINT")
@@ -179,7 +183,7 @@ def test_a_third_backend_is_a_module_and_a_registry_line(memory_backend, tmp_pat
 
     # The warehouse on it: migrations, views, a load, a page's read snapshot, upkeep and storage.
     with Warehouse.from_settings(settings) as wh:
-        assert wh.location == "this process's memory" and wh.cache_token.startswith("memory ")
+        assert wh.location == "the in-memory warehouse clari" and wh.cache_token.startswith(":memory:clari:")
         export = Export(users=small_org(), weeks=["2026-03-23"])
         for uid in ("r1", "r2", "r3", "m1", "m2", "cro"):
             export.row(uid, "2026-03-23", commit=90, best_case=100, quota=100, closed=40, pipeline=160)
@@ -194,7 +198,7 @@ def test_a_third_backend_is_a_module_and_a_registry_line(memory_backend, tmp_pat
     # The command line: its settings checked, it leads (Backend.leadership) and refreshes (demo mode).
     assert main(["--config", str(config), "refresh", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "Run 1:" in out and "warehouse this process's memory." in out
+    assert "Run 1:" in out and "warehouse the in-memory warehouse clari." in out
 
     # What it cannot do is refused in its own words; its name is one of the known ones now.
     with pytest.raises(ConfigError) as raised:
