@@ -18,7 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-from clari_data.storage.warehouse import Lake, Warehouse
+from clari_data.storage.backends import LakeBackend
+from clari_data.storage.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "postgres"
@@ -44,7 +45,7 @@ class Catalogs:
                 self._folder = None
                 raise NoPostgres(f"scripts/postgres could not start PostgreSQL: {detail[-1] if detail else '?'}")
             self.conninfo = done.stdout.strip().splitlines()[-1]
-        self._made: list[Lake] = []
+        self._made: list[LakeBackend] = []
 
     def _execute(self, sql: str) -> None:
         import psycopg
@@ -52,15 +53,15 @@ class Catalogs:
         with psycopg.connect(f"{self.conninfo} dbname=postgres", autocommit=True, connect_timeout=10) as con:
             con.execute(sql)
 
-    def new(self, folder: Path) -> Lake:
+    def new(self, folder: Path) -> LakeBackend:
         """An empty lake: a fresh catalog database, its data in `folder`."""
         dbname = f"bench_lake_{uuid.uuid4().hex[:12]}"
         self._execute(f"CREATE DATABASE {dbname}")
-        lake = Lake(f"postgres:dbname={dbname} {self.conninfo}", f"{folder}/")
+        lake = LakeBackend(f"postgres:dbname={dbname} {self.conninfo}", f"{folder}/")
         self._made.append(lake)
         return lake
 
-    def drop(self, lake: Lake) -> None:
+    def drop(self, lake: LakeBackend) -> None:
         self._execute(f"DROP DATABASE IF EXISTS {lake.server()[3]} WITH (FORCE)")
         shutil.rmtree(lake.data_path, ignore_errors=True)
 
@@ -73,7 +74,7 @@ class Catalogs:
             shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def with_history(catalogs: Catalogs, history: Path, folder: Path) -> tuple[Lake, float]:
+def with_history(catalogs: Catalogs, history: Path, folder: Path) -> tuple[LakeBackend, float]:
     """A new lake holding every row of the warehouse file `history`, and the seconds that took."""
     lake = catalogs.new(folder)
     t = time.perf_counter()
@@ -82,10 +83,10 @@ def with_history(catalogs: Catalogs, history: Path, folder: Path) -> tuple[Lake,
     return lake, time.perf_counter() - t
 
 
-def as_args(lake: Lake) -> dict:
+def as_args(lake: LakeBackend) -> dict:
     """What a bench worker needs to open the lake (the catalog is trusted: no password here)."""
     return {"catalog": lake.catalog, "data_path": lake.data_path}
 
 
-def from_args(args: dict) -> Lake:
-    return Lake(args["catalog"], args["data_path"])
+def from_args(args: dict) -> LakeBackend:
+    return LakeBackend(args["catalog"], args["data_path"])

@@ -12,7 +12,7 @@ For each size (1/4, 1/2 and all of `--users`) it builds a tenant in the simulato
 - storage: bytes the warehouse grows by per daily export, against the cells that changed;
 - pages: the data calls of each page (cold and warm), and whole AppTest runs of each page
   against an empty page's run;
-- the same on DuckLake (`--backends`, both by default): each refresh again into a lake holding the
+- the same on DuckLake (unless `--file-only`): each refresh again into a lake holding the
   same history (bench/lake.py), interleaved with the file's, and every page's data calls as a
   dashboard replica reads the lake, with their ratios to the file's in the same run.
 
@@ -236,15 +236,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the warehouses and downloads (in OUT/work-*)")
     parser.add_argument("--verbose", action="store_true", help="progress of the history build")
-    parser.add_argument("--backends", default="duckdb,ducklake",
-                        help="duckdb alone, or also ducklake: the refresh and the pages again on a lake (default both)")
+    parser.add_argument("--file-only", action="store_true",
+                        help="the embedded file alone, without the refresh and the pages again on a lake")
     parser.add_argument("--postgres", default=None,
                         help="libpq keywords of the PostgreSQL for the lakes' catalogs (default: CLARI_BENCH_POSTGRES "
                              "or CLARI_TEST_POSTGRES, else a throwaway cluster via scripts/postgres)")
     opts = parser.parse_args(argv)
-    backends = {b.strip() for b in opts.backends.split(",") if b.strip()}
-    if not backends <= {"duckdb", "ducklake"} or "duckdb" not in backends:
-        parser.error("--backends is duckdb or duckdb,ducklake (the lake is measured against the file)")
     if opts.repeats < 1 or opts.page_repeats < 1 or opts.days < 1:
         parser.error("--repeats, --page-repeats and --days must be at least 1")
     return opts
@@ -264,11 +261,11 @@ def main(argv: list[str] | None = None) -> dict:
     fractions = sorted({float(f) for f in opts.fractions.split(",") if f.strip()})
     caps = [c.strip() for c in opts.memory_limits.split(",") if c.strip()]
     catalogs = None
-    if "ducklake" in opts.backends:
+    if not opts.file_only:
         try:
             catalogs = lake.Catalogs(opts.postgres)
         except lake.NoPostgres as exc:
-            log(f"measuring the embedded file only: {exc} (give --postgres, or --backends duckdb)")
+            log(f"measuring the embedded file only: {exc} (give --postgres, or --file-only)")
     result: dict = {
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "started_at": utc_now().isoformat(timespec="seconds"),

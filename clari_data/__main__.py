@@ -19,7 +19,8 @@ from .ingest.refresh import Progress, run_refresh
 from .read import analytics
 from .shared.config import ConfigError, check_period, load_settings
 from .shared.timeutil import naive_utc
-from .storage.warehouse import Warehouse, WarehouseBusy, WarehouseError
+from .storage.backends import Backend
+from .storage.warehouse import Warehouse, WarehouseError
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 1, 2, 3
 
@@ -85,17 +86,26 @@ def _progress_printer():
 
 
 def cmd_refresh(args, settings) -> int:
+    from .runtime.leader import WorkerIdentity, leadership_for
+
     show = None if args.quiet else _progress_printer()
-    with _writing(settings), Warehouse.from_settings(settings) as wh:
-        result = run_refresh(settings, wh, forecasts=args.forecast, periods=args.period, trigger="cli",
-                             progress=show)
-        notify.after_refresh(settings, wh, result,
-                             None if show is None else lambda stage, message: show(Progress(stage, message)))
-        status = analytics.data_status(wh)
+    # A command-line refresh writes only as a worker would: when no worker leads (on a lake it takes
+    # the workers' leader lock for its run; the embedded file's own lock does the same for a file).
+    leadership = leadership_for(settings, WorkerIdentity(worker_id="cli-refresh"))
+    try:
+        with leadership.lead("refreshes this lake: use \"Refresh now\" in a dashboard (it asks that worker), or "
+                             "stop the workers first.") as wh:
+            result = run_refresh(settings, wh, forecasts=args.forecast, periods=args.period, trigger="cli",
+                                 progress=show)
+            notify.after_refresh(settings, wh, result,
+                                 None if show is None else lambda stage, message: show(Progress(stage, message)))
+            status = analytics.data_status(wh)
+    finally:
+        leadership.release()
     source = "demo data" if settings.demo_mode else settings.clari.base_url
     print(f"Run {result.run_id}: {result.summary()}")
     if status.fresh_at:
-        print(f"Data as of {status.fresh_at:%Y-%m-%d %H:%M} UTC ({source}); warehouse {settings.warehouse.path}.")
+        print(f"Data as of {status.fresh_at:%Y-%m-%d %H:%M} UTC ({source}); warehouse {wh.location}.")
     for failure in result.failures:
         print(f"FAILED {failure.label}: {failure.error}", file=sys.stderr)
     for outcome in result.outcomes:
@@ -106,16 +116,16 @@ def cmd_refresh(args, settings) -> int:
 
 def cmd_status(args, settings) -> int:
     # A lake is read beside its worker; the embedded file only when no other process holds it.
-    with Warehouse.from_settings(settings, **_reader(settings)) as wh:
+    with Warehouse.from_settings(settings, writer=False) as wh:
         status = analytics.data_status(wh)
         runs = analytics.run_history(wh, limit=10)
     source = "demo data" if settings.demo_mode else settings.clari.base_url
     if status.fresh_at is None:
-        print(f"No data loaded yet in {settings.warehouse.path} ({source}). Run: python -m clari_data refresh")
+        print(f"No data loaded yet in {wh.location} ({source}). Run: python -m clari_data refresh")
     else:
         age = naive_utc() - status.fresh_at
         print(f"Data as of {status.fresh_at:%Y-%m-%d %H:%M} UTC ({age.total_seconds() / 3600:.1f} h ago), "
-              f"source: {source}, warehouse: {settings.warehouse.path}")
+              f"source: {source}, warehouse: {wh.location}")
     for run in runs.itertuples():
         unfinished = run.finished_at is None or str(run.finished_at) == "NaT"
         finished = "" if unfinished else f"{run.finished_at:%Y-%m-%d %H:%M:%S}"
@@ -125,32 +135,6 @@ def cmd_status(args, settings) -> int:
         if isinstance(run.error, str) and run.error:
             print(f"        error: {run.error}")
     return 0
-
-
-def _reader(settings) -> dict:
-    return {"writer": False} if settings.warehouse.backend == "ducklake" else {}
-
-
-class _writing:
-    """On a lake, a command-line refresh writes only when no worker leads (it takes the workers'
-    leader lock for its run); the embedded file's own lock does the same for a file."""
-
-    def __init__(self, settings) -> None:
-        self.leadership = None
-        if settings.warehouse.backend == "ducklake":
-            from .runtime.leader import PostgresLeadership, WorkerIdentity
-
-            self.leadership = PostgresLeadership(settings, WorkerIdentity(worker_id="cli-refresh"))
-
-    def __enter__(self):
-        if self.leadership is not None and not self.leadership.try_lead():
-            raise WarehouseBusy(f"{self.leadership.holder()} refreshes this lake: use \"Refresh now\" in a dashboard "
-                                "(it asks that worker), or stop the workers first.")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.leadership is not None:
-            self.leadership.release()
 
 
 def cmd_worker(args, settings) -> int:
@@ -196,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_simulator(args)
     try:
         settings = load_settings(args.config)
+        Backend.from_settings(settings)  # the backend's own settings, refused before anything starts
         return {"refresh": cmd_refresh, "status": cmd_status, "worker": cmd_worker}[args.command](args, settings)
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)

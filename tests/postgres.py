@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from clari_data.shared.config import Secret, Settings, WarehouseSettings
-from clari_data.storage.warehouse import Lake
+from clari_data.storage.backends import LakeBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "postgres"
@@ -81,20 +81,20 @@ def unavailable(reason: str) -> None:
     pytest.skip(f"no PostgreSQL for the DuckLake tests: {reason}")
 
 
-def new_lake(server: Server, folder: Path, password: str | None = None) -> Lake:
+def new_lake(server: Server, folder: Path, password: str | None = None) -> LakeBackend:
     """A lake of its own: a fresh catalog database on the server, its data under `folder`."""
     dbname = f"lake_{uuid.uuid4().hex[:12]}"
     server.execute(f"CREATE DATABASE {dbname}")
-    return Lake(f"postgres:dbname={dbname} {server.conninfo}", f"{folder}/",
+    return LakeBackend(f"postgres:dbname={dbname} {server.conninfo}", f"{folder}/",
                 Secret(password) if password else None)
 
 
-def drop_lake(server: Server, lake: Lake) -> None:
+def drop_lake(server: Server, lake: LakeBackend) -> None:
     dbname = lake.server()[3]
     server.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
 
 
-def lake_settings(base: Settings, lake: Lake) -> Settings:
+def lake_settings(base: Settings, lake: LakeBackend) -> Settings:
     """`base` with [warehouse] pointing at the lake."""
     warehouse = replace(base.warehouse, backend="ducklake", catalog=lake.catalog, data_path=lake.data_path,
                         password=lake.password)
@@ -109,5 +109,5 @@ def on_backend(settings: Settings, backend: str, request: pytest.FixtureRequest)
     return lake_settings(settings, request.getfixturevalue("new_lake")())
 
 
-def default_lake_settings(lake: Lake, tmp_path: Path) -> Settings:
+def default_lake_settings(lake: LakeBackend, tmp_path: Path) -> Settings:
     return lake_settings(Settings(warehouse=WarehouseSettings(path=str(tmp_path / "unused.duckdb"))), lake)

@@ -26,6 +26,7 @@ from clari_data.runtime.service import RefreshState, Service
 from clari_data.shared import access
 from clari_data.shared.config import ConfigError, Settings, load_settings
 from clari_data.shared.timeutil import naive_utc, utc_now
+from clari_data.storage.backends import Backend
 from clari_data.storage.warehouse import Warehouse, WarehouseError
 
 from .format import md_text, moment
@@ -142,7 +143,9 @@ def viewer_allowed_or_stop(settings: Settings, email: str | None) -> None:
 
 def settings_or_stop() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
+        Backend.from_settings(settings)  # the backend's own settings, refused before anything starts
+        return settings
     except ConfigError as exc:
         st.error(f"**Configuration error:** {md_text(exc)}")
         st.stop()

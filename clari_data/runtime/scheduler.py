@@ -30,9 +30,10 @@ from clari_data.ingest import demo
 from clari_data.ingest.refresh import Progress, RefreshResult, run_refresh
 from clari_data.shared.config import Settings
 from clari_data.shared.timeutil import utc_now
-from clari_data.storage.warehouse import Warehouse, WarehouseBusy
+from clari_data.storage.backends import Backend, Leadership
+from clari_data.storage.warehouse import Warehouse
 
-from .leader import Leadership, PostgresLeadership, WorkerIdentity
+from .leader import WorkerIdentity, leadership_for
 from .replica import ReplicaService
 from .service import RefreshState, RunRequest, Service, duration, refused
 
@@ -43,9 +44,10 @@ JOB_ID = "clari-refresh"
 
 class RefreshService:
     def __init__(self, settings: Settings, warehouse: Warehouse | None = None,
-                 refresh: Callable[..., RefreshResult] = run_refresh, leadership: Leadership | None = None) -> None:
+                 refresh: Callable[..., RefreshResult] = run_refresh,
+                 leadership: Leadership[Warehouse] | None = None) -> None:
         self.settings = settings
-        # Held for as long as this service writes (role "all" on a lake: see process_service).
+        # Held for as long as this service writes (role "all": see _writer).
         self._leadership = leadership
         self.warehouse = warehouse or Warehouse.from_settings(settings)
         self._refresh = refresh
@@ -217,16 +219,11 @@ def _registry() -> dict:
     return sys.__dict__.setdefault(_REGISTRY_NAME, {"lock": threading.Lock(), "services": {}})
 
 
-def _key(settings: Settings) -> str:
-    w = settings.warehouse
-    return f"{w.catalog} {w.data_path}" if w.backend == "ducklake" else str(w.path)
-
-
 def process_service(settings: Settings) -> Service:
     """The process's refresh service for these settings, created and started on first use: a
     `ReplicaService` for [server] role "web", else a `RefreshService` (role "all")."""
     registry = _registry()
-    key = _key(settings)
+    key = Backend.from_settings(settings).key
     with registry["lock"]:
         service = registry["services"].get(key)
         if service is not None and service.settings == settings and not service._stopped:
@@ -239,18 +236,16 @@ def process_service(settings: Settings) -> Service:
 
 
 def _writer(settings: Settings) -> RefreshService:
-    """Role "all": this process refreshes. On a lake it must be the only writer, as a refresh
-    worker would be: it takes the workers' leader lock, and says who holds it when it cannot."""
-    if settings.warehouse.backend != "ducklake":
-        return RefreshService(settings)
-    leadership = PostgresLeadership(settings, WorkerIdentity(worker_id="dashboard"))
-    if not leadership.try_lead():
-        raise WarehouseBusy(f"{leadership.holder()} refreshes this lake, and a dashboard of [server] role \"all\" "
-                            "would be a second writer: run the dashboards with role = \"web\" (CLARI_ROLE=web) "
-                            "beside the worker.")
+    """Role "all": this process refreshes, so it must be the only writer, as a refresh worker would
+    be: it leads as a worker does (on a lake it takes the workers' leader lock), and says who holds
+    the lock when it cannot."""
+    leadership = leadership_for(settings, WorkerIdentity(worker_id="dashboard"))
+    warehouse = leadership.lead("refreshes this lake, and a dashboard of [server] role \"all\" would be a second "
+                                "writer: run the dashboards with role = \"web\" (CLARI_ROLE=web) beside the worker.")
     try:
-        return RefreshService(settings, leadership=leadership)
+        return RefreshService(settings, warehouse, leadership=leadership)
     except BaseException:
+        warehouse.close()
         leadership.release()
         raise
 

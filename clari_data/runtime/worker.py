@@ -30,9 +30,10 @@ import duckdb
 from clari_data.ingest.refresh import Progress, RefreshResult, run_refresh
 from clari_data.shared.config import Settings
 from clari_data.shared.timeutil import naive_utc
-from clari_data.storage.warehouse import Warehouse, WarehouseError
+from clari_data.storage.backends import Leadership
+from clari_data.storage.warehouse import LockUnreachable, Warehouse, WarehouseError
 
-from .leader import Leadership, LockUnreachable, WorkerIdentity, leadership_for
+from .leader import WorkerIdentity, leadership_for
 from .scheduler import RefreshService, RefreshState
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ EXIT_STOPPED, EXIT_LOST = 0, 4
 
 class Worker:
     def __init__(self, settings: Settings, *, identity: WorkerIdentity | None = None,
-                 leadership: Leadership | None = None, refresh: Callable[..., RefreshResult] = run_refresh,
+                 leadership: Leadership[Warehouse] | None = None, refresh: Callable[..., RefreshResult] = run_refresh,
                  poll_seconds: float = 1.0, standby_seconds: float = 5.0, publish_seconds: float = 2.0,
                  heartbeat_seconds: float = 10.0) -> None:
         self.settings = settings

@@ -145,7 +145,8 @@ class WarehouseSettings:
     downloads_dir: str | None = None  # where exports land before loading; default beside the warehouse
     # "duckdb": the embedded file at `path`, one process. "ducklake": a DuckLake whose catalog is
     # the PostgreSQL database `catalog` names and whose data files live under `data_path`, shared by
-    # one refresh worker and any number of dashboard replicas ([server] role).
+    # one refresh worker and any number of dashboard replicas ([server] role). Which names exist and
+    # what each needs is the backends' (clari_data/storage/backends: Backend.from_settings checks them).
     backend: str = "duckdb"
     catalog: str | None = None  # "postgres:dbname=clari host=db.internal port=5432 user=clari"
     data_path: str | None = None  # a shared directory, or an object-store URL
@@ -166,7 +167,6 @@ class ServerSettings:
 
 
 ROLES = ("all", "web", "worker")
-BACKENDS = ("duckdb", "ducklake")
 
 
 @dataclass(frozen=True)
@@ -427,9 +427,6 @@ def _validate(s: Settings) -> None:
     _validate_warehouse(s.warehouse)
     if s.server.role not in ROLES:
         raise ConfigError(f"[server] role (or CLARI_ROLE) must be one of {', '.join(ROLES)}, not {s.server.role!r}")
-    if s.server.role == "web" and s.warehouse.backend != "ducklake":
-        raise ConfigError("[server] role = \"web\" needs [warehouse] backend = \"ducklake\": a dashboard replica reads "
-                          "the lake the worker writes, and a DuckDB file is open to one process only")
     sch = s.schedule
     if sch.interval_minutes is not None and sch.interval_minutes <= 0:
         raise ConfigError("[schedule] interval_minutes must be above 0")
@@ -454,18 +451,6 @@ def _validate_warehouse(w: WarehouseSettings) -> None:
     if w.memory_limit is not None and not MEMORY_LIMIT_RE.fullmatch(w.memory_limit):
         raise ConfigError(f"[warehouse] memory_limit {w.memory_limit!r} is not a size or a share of memory, "
                           "e.g. \"2GB\", \"512MB\" or \"50%\"")
-    if w.backend not in BACKENDS:
-        raise ConfigError(f"[warehouse] backend must be one of {', '.join(BACKENDS)}, not {w.backend!r}")
-    if w.backend == "ducklake":
-        if not w.catalog or not w.catalog.startswith("postgres:"):
-            raise ConfigError("[warehouse] catalog must name the DuckLake catalog's PostgreSQL database, e.g. "
-                              "\"postgres:dbname=clari host=db.internal port=5432 user=clari\"")
-        if re.search(r"(^|[\s:])password\s*=", w.catalog, re.IGNORECASE):
-            raise ConfigError("[warehouse] catalog must not carry the password: set PGPASSWORD, or [warehouse] "
-                              "password in .streamlit/secrets.toml")
-        if not w.data_path or not w.data_path.strip():
-            raise ConfigError("[warehouse] data_path must name the lake's data directory (shared by every "
-                              "process), e.g. \"/srv/clari/lake/\"")
     if w.threads is not None and not 1 <= w.threads <= 256:
         raise ConfigError(f"[warehouse] threads must be between 1 and 256, not {w.threads}")
 

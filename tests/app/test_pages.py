@@ -131,6 +131,20 @@ def test_a_malformed_configuration_gives_one_clear_message(make_app, tmp_path):
     assert not at.get("plotly_chart")
 
 
+@pytest.mark.parametrize("config, message", [
+    ('[warehouse]\nbackend = "sqlite"\n', "[warehouse] backend must be one of duckdb, ducklake, not 'sqlite'"),
+    ('[server]\nrole = "web"\n', "[server] role = \"web\" needs [warehouse] backend = \"ducklake\""),
+])
+def test_a_backend_s_settings_are_refused_before_the_warehouse_opens(make_app, tmp_path, config, message):
+    at = make_app()
+    (tmp_path / "clari.toml").write_text(config)
+    at.run()
+    assert not at.exception
+    [error] = [e.replace("\\", "") for e in texts(at.error)]
+    assert error.startswith("**Configuration error:**") and message in error, error
+    assert not at.get("plotly_chart")
+
+
 BANNERS = [
     ("coverage", "[alerts]\ncoverage_min = 1000\n", "[alerts]\ncoverage_min = 0\n", "Pipeline coverage is below"),
     ("accuracy", "[alerts]\naccuracy_min_pct = 101\n", "[alerts]\naccuracy_min_pct = 0\n", "Forecast accuracy in"),

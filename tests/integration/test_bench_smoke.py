@@ -24,7 +24,7 @@ def lake_options(request) -> list[str]:
     try:
         return ["--postgres", request.getfixturevalue("postgres_server")]
     except pytest.skip.Exception:
-        return ["--backends", "duckdb"]
+        return ["--file-only"]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from builders import Export, small_org
 from support import free_port, sql_value
 
 from clari_data.shared.config import Secret
-from clari_data.storage.warehouse import Lake, Warehouse, WarehouseError, lake
+from clari_data.storage.backends import LakeBackend, lake
+from clari_data.storage.warehouse import Warehouse, WarehouseError
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Lake-Pass-9c41e7"  # recognisable: every output is searched for it
@@ -59,35 +60,36 @@ def opening_error(target, **kw) -> str:
 
 
 def test_a_catalog_string_libpq_cannot_read(postgres_server, tmp_path):
-    text = opening_error(Lake(f"postgres:dbname=x hostt=127.0.0.1 {postgres_server}", f"{tmp_path}/lake/"))
+    text = opening_error(LakeBackend(f"postgres:dbname=x hostt=127.0.0.1 {postgres_server}", f"{tmp_path}/lake/"))
     assert "[warehouse] catalog" in text and "not a PostgreSQL connection string" in text and "hostt" in text
-    text = opening_error(Lake("postgres:garbage", f"{tmp_path}/lake/"))
+    text = opening_error(LakeBackend("postgres:garbage", f"{tmp_path}/lake/"))
     assert "not a PostgreSQL connection string" in text
 
 
 def test_an_unreachable_postgresql_names_host_and_port_and_what_to_check(tmp_path):
     port = free_port()
-    text = opening_error(Lake(f"postgres:dbname=clari host=127.0.0.1 port={port} user=clari", f"{tmp_path}/lake/"))
+    text = opening_error(LakeBackend(f"postgres:dbname=clari host=127.0.0.1 port={port} user=clari",
+                                     f"{tmp_path}/lake/"))
     assert f"Cannot reach the lake's PostgreSQL at 127.0.0.1:{port}" in text
     assert "Connection refused" in text and "pg_hba.conf" in text
 
 
 def test_a_missing_catalog_database_says_how_to_create_it(_postgres, tmp_path):
-    text = opening_error(Lake(f"postgres:dbname=no_such_lake {_postgres.conninfo}", f"{tmp_path}/lake/"))
+    text = opening_error(LakeBackend(f"postgres:dbname=no_such_lake {_postgres.conninfo}", f"{tmp_path}/lake/"))
     assert "no_such_lake does not exist" in text and "createdb" in text
 
 
 def test_a_data_directory_that_cannot_be_made(new_lake, tmp_path):
     (tmp_path / "a-file").write_text("not a directory")
     made = new_lake()
-    text = opening_error(Lake(made.catalog, f"{tmp_path}/a-file/lake/"))
+    text = opening_error(LakeBackend(made.catalog, f"{tmp_path}/a-file/lake/"))
     assert f"{tmp_path}/a-file/lake/ does not exist and cannot be created" in text
 
 
 def test_a_data_directory_elsewhere_than_the_lake_keeps_its_files(new_lake, tmp_path):
     made = new_lake()
     Warehouse(made).close()
-    text = opening_error(Lake(made.catalog, f"{tmp_path}/elsewhere/"))
+    text = opening_error(LakeBackend(made.catalog, f"{tmp_path}/elsewhere/"))
     assert made.data_path in text and "set data_path to that directory" in text
 
 
@@ -105,7 +107,7 @@ def test_a_reader_before_any_worker_says_to_start_the_worker(new_lake, tmp_path)
 
 def test_a_missing_extension_wheel_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(lake.EXTENSIONS, "ducklake", ("no_such_module_for_ducklake", "duckdb-extension-ducklake"))
-    text = opening_error(Lake("postgres:dbname=x host=127.0.0.1", f"{tmp_path}/lake/"))
+    text = opening_error(LakeBackend("postgres:dbname=x host=127.0.0.1", f"{tmp_path}/lake/"))
     assert f"pip install duckdb-extension-ducklake=={duckdb.__version__}" in text
 
 
@@ -131,11 +133,11 @@ def guarded_server():
 def test_the_password_opens_the_lake_and_appears_nowhere(guarded_server, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     catalog = f"postgres:dbname=clari_pw_lake host=127.0.0.1 port={guarded_server.keyword('port')} user=clari_pw"
-    missing = opening_error(Lake(catalog, f"{tmp_path}/lake/"))
+    missing = opening_error(LakeBackend(catalog, f"{tmp_path}/lake/"))
     assert "refused user clari_pw" in missing and "PGPASSWORD" in missing
-    wrong = opening_error(Lake(catalog, f"{tmp_path}/lake/", Secret("not-" + PASSWORD)))
+    wrong = opening_error(LakeBackend(catalog, f"{tmp_path}/lake/", Secret("not-" + PASSWORD)))
     assert "the password is wrong or missing" in wrong and PASSWORD not in wrong
-    right = Lake(catalog, f"{tmp_path}/lake/", Secret(PASSWORD))
+    right = LakeBackend(catalog, f"{tmp_path}/lake/", Secret(PASSWORD))
     assert PASSWORD not in repr(right) and PASSWORD not in right.describe()
     with Warehouse(right) as wh:
         load(wh, golden_export().write(tmp_path / "a.json"), "job-1")
@@ -186,7 +188,7 @@ def test_the_lake_has_the_file_s_tables_views_and_columns(new_lake, tmp_path):
                    "AND table_name IN (SELECT unnest(?)) ORDER BY ALL")
         lake_cur = lake_wh.cursor()
         assert (lake_cur.execute(notnull, ["lake", tables]).fetchall()
-                == cur.execute(notnull, [file.path.stem, tables]).fetchall())
+                == cur.execute(notnull, [file.backend.path.stem, tables]).fetchall())
         # The tables are in the lake; the views and macros in the process's own memory, none in the lake.
         in_lake = lake_cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake' "
                                    "ORDER BY 1").fetchall()
@@ -263,8 +265,9 @@ def test_a_page_run_in_another_process_keeps_its_snapshot(new_lake, tmp_path):
         load(writer, golden_export().write(tmp_path / "a.json"), "job-1")
     script = f"""
 import sys
-from clari_data.storage.warehouse import Lake, Warehouse
-wh = Warehouse(Lake({made.catalog!r}, {made.data_path!r}), writer=False)
+from clari_data.storage.backends import LakeBackend
+from clari_data.storage.warehouse import Warehouse
+wh = Warehouse(LakeBackend({made.catalog!r}, {made.data_path!r}), writer=False)
 with wh.snapshot() as cur:
     print(cur.execute("SELECT max(export_id) FROM exports").fetchone()[0], flush=True)
     sys.stdin.readline()  # the worker has committed export 2
@@ -340,7 +343,7 @@ def copied(caplog) -> list[str]:
 
 
 def test_page_runs_read_a_mirror_that_copies_only_the_tables_that_changed(new_lake, tmp_path, caplog):
-    caplog.set_level(logging.DEBUG, logger="clari_data.storage.warehouse.lake")
+    caplog.set_level(logging.DEBUG, logger="clari_data.storage.backends.lake")
     with Warehouse(new_lake()) as wh:
         load(wh, golden_export().write(tmp_path / "a.json"), "job-1")
         with wh.snapshot() as page:

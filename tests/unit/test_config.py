@@ -32,6 +32,7 @@ from clari_data.shared.config import (
     load_settings,
 )
 from clari_data.shared.retry import RetryPolicy
+from clari_data.storage.backends import Backend
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "clari.example.toml"
 KEY = "sk-live-9f8e7d6c5b4a"
@@ -553,6 +554,8 @@ def test_warehouse_memory_limit_and_threads_are_checked(tmp_path):
 
 
 def test_the_lake_settings_are_checked_and_its_password_comes_only_from_secrets(tmp_path):
+    """The backend's own settings are the backend's to check (Backend.from_settings, which the app
+    and the command line call right after load_settings); the password's source is the settings'."""
     config = tmp_path / "clari.toml"
     config.write_text('[warehouse]\nbackend = "ducklake"\n'
                       'catalog = "postgres:dbname=clari host=db port=5432 user=clari"\ndata_path = "/srv/lake/"\n')
@@ -563,19 +566,28 @@ def test_the_lake_settings_are_checked_and_its_password_comes_only_from_secrets(
     assert "from-secrets" not in repr(s) and s.redacted()["warehouse"]["password"] == "(set)"
     from_env = load_settings(config, env={"PGPASSWORD": "from-env"}, secrets_path=secrets)
     assert from_env.warehouse.password.reveal() == "from-env"
+    assert Backend.from_settings(s).describe() == "the DuckLake postgres:dbname=clari host=db port=5432 user=clari " \
+                                                  "(data in /srv/lake/)"
     bad = {
-        'backend = "sqlite"': "backend must be one of duckdb, ducklake",
-        'backend = "ducklake"\ndata_path = "/l/"': "catalog must name",
+        'backend = "sqlite"': "[warehouse] backend must be one of duckdb, ducklake, not 'sqlite'",
+        'backend = "ducklake"\ndata_path = "/l/"': "[warehouse] catalog must name the DuckLake catalog's PostgreSQL "
+                                                   "database, e.g. \"postgres:dbname=clari host=db.internal "
+                                                   "port=5432 user=clari\"",
         'backend = "ducklake"\ncatalog = "postgres:dbname=c password=hunter2"\ndata_path = "/l/"':
-            "must not carry the password",
-        'backend = "ducklake"\ncatalog = "postgres:dbname=c"': "data_path must name",
-        'password = "x"': "is a secret and is not read from clari.toml",
+            "[warehouse] catalog must not carry the password: set PGPASSWORD, or [warehouse] password in "
+            ".streamlit/secrets.toml",
+        'backend = "ducklake"\ncatalog = "postgres:dbname=c"': "[warehouse] data_path must name the lake's data "
+                                                               "directory (shared by every process), e.g. "
+                                                               "\"/srv/clari/lake/\"",
     }
     for body, message in bad.items():
         config.write_text(f"[warehouse]\n{body}\n")
-        with pytest.raises(ConfigError, match=message) as raised:
-            load_settings(config, env={}, secrets_path=tmp_path / "none.toml")
-        assert "hunter2" not in str(raised.value)
+        with pytest.raises(ConfigError) as raised:
+            Backend.from_settings(load_settings(config, env={}, secrets_path=tmp_path / "none.toml"))
+        assert str(raised.value) == message
+    config.write_text('[warehouse]\npassword = "x"\n')
+    with pytest.raises(ConfigError, match="is a secret and is not read from clari.toml"):
+        load_settings(config, env={}, secrets_path=tmp_path / "none.toml")
 
 
 def test_the_role_comes_from_server_or_clari_role_and_a_replica_needs_the_lake(tmp_path):
@@ -585,8 +597,11 @@ def test_the_role_comes_from_server_or_clari_role_and_a_replica_needs_the_lake(t
     assert load_settings(config, env={"CLARI_ROLE": "All"}).server.role == "all"
     with pytest.raises(ConfigError, match="must be one of all, web, worker"):
         load_settings(config, env={"CLARI_ROLE": "reader"})
-    with pytest.raises(ConfigError, match="needs \\[warehouse\\] backend = \"ducklake\""):
-        load_settings(config, env={"CLARI_ROLE": "web"})
+    with pytest.raises(ConfigError) as raised:
+        Backend.from_settings(load_settings(config, env={"CLARI_ROLE": "web"}))
+    assert str(raised.value) == ("[server] role = \"web\" needs [warehouse] backend = \"ducklake\": a dashboard "
+                                 "replica reads the lake the worker writes, and a DuckDB file is open to one process "
+                                 "only")
 
 
 def test_the_scrubber_knows_the_lake_password():

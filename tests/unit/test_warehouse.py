@@ -171,7 +171,7 @@ def test_runs_and_attempts_are_recorded(wh):
     assert row == ("manual", "ana@example.com", "failed", "quota used up")
     other = wh.start_run("schedule")
     wh.close()
-    with Warehouse(wh.target) as reopened:  # as after a process died mid-run
+    with Warehouse(wh.backend) as reopened:  # as after a process died mid-run
         assert count(reopened, "SELECT outcome FROM runs WHERE run_id = ?", [other]) == "failed"
 
 

@@ -141,7 +141,7 @@ def _claim_test_slot(wh: Warehouse, channel: str, now: datetime) -> float:
     """Seconds until a test to `channel` is allowed (0: allowed, and the slot is taken now). The last
     test is remembered in this process and read from the delivery history (which outlives it)."""
     with _test_lock:
-        key = (str(wh.path), channel)
+        key = (wh.backend.key, channel)
         last = [_last_test[key]] if key in _last_test else []
         earlier = wh.notification_history(100)
         tests = earlier[(earlier["channel"] == channel) & (earlier["kind"] == "test")]

@@ -44,12 +44,6 @@ SELECT current_setting('memory_limit');
 -- name: table_rows
 SELECT * FROM query_table($table);
 
--- name: checkpoint
-CHECKPOINT;
-
--- name: database_size
-SELECT block_size, used_blocks FROM pragma_database_size();
-
 -- name: export_record
 SELECT * FROM exports WHERE job_id = $job_id;
 

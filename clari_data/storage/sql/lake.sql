@@ -1,4 +1,4 @@
--- The DuckLake backend (warehouse/lake.py): loading its extensions, attaching the lake, the name
+-- The DuckLake backend (backends/lake.py): loading its extensions, attaching the lake, the name
 -- resolution of every cursor, upkeep. {placeholders} are SQL literals lake.py quotes: LOAD and
 -- ATTACH take no bound parameters.
 

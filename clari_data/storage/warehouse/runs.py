@@ -55,14 +55,15 @@ class Runs(WarehouseCore):
 
     def finish_run(self, run_id: int, *, outcome: str, exports_loaded: int = 0, rows_loaded: int = 0,
                    changes_detected: int = 0, error: str | None = None) -> None:
-        """Record the run's end; on a lake, then compact it (its upkeep, once a run, by its one
-        writer: small writes stay inlined in the catalog, each load's updates leave delete files,
-        and old snapshots expire only then). A compaction that fails is tried after the next run."""
+        """Record the run's end; then, on a backend that asks for it (a lake), its upkeep, once a
+        run, by its one writer (a lake's small writes stay inlined in the catalog, each load's updates
+        leave delete files, and old snapshots expire only at a compaction). An upkeep that fails is
+        tried after the next run."""
         self._write(_runs("finish_run"), {
             "run_id": run_id, "now": naive_utc(), "outcome": outcome, "exports_loaded": exports_loaded,
             "rows_loaded": rows_loaded, "changes_detected": changes_detected, "error": error,
         })
-        if self.lake:
+        if self.backend.upkeep_after_runs:
             try:
                 self.compact()
             except duckdb.Error as exc:  # e.g. a conflict with a replica's request: next run

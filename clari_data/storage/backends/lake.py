@@ -1,13 +1,14 @@
-"""The DuckLake backend: the warehouse's tables in a lake whose catalog is a PostgreSQL database
-and whose data files (Parquet) live under a shared directory, read and written by many DuckDB
-processes at once with snapshot isolation ([warehouse] backend = "ducklake").
+"""The DuckLake backend ([warehouse] backend = "ducklake"): the warehouse's tables in a lake whose
+catalog is a PostgreSQL database and whose data files (Parquet) live under a shared directory, read
+and written by many DuckDB processes at once with snapshot isolation.
 
-This module owns what only the lake needs: its two extensions, loaded offline from the PyPI
-wheels by file path (`LOAD ducklake` by name downloads, which no machine here can); attaching the
-lake with the catalog's password kept out of every SQL text, log, error and repr; phrasing what
-went wrong for the person who has to act on it; the translation of the migrations to what DuckLake
-stores; recognising a commit that lost to another process's (DuckLake's optimistic concurrency);
-and the process's mirror of the lake that page runs read (Mirror).
+This module owns what only the lake needs: its settings; its two extensions, loaded offline from
+the PyPI wheels by file path (`LOAD ducklake` by name downloads, which no machine here can);
+attaching the lake with the catalog's password kept out of every SQL text, log, error and repr;
+phrasing what went wrong for the person who has to act on it; the translation of the migrations to
+what DuckLake stores; recognising a commit that lost to another process's (DuckLake's optimistic
+concurrency); the process's mirror of the lake that page runs read (Mirror); and the leader lock of
+its one writer, a PostgreSQL advisory lock (PostgresLeadership).
 
 A process opens an in-memory DuckDB, attaches the lake as `lake`, and creates the views and macros
 in its own in-memory catalog (warehouse/core.py). DuckLake 1.5.5 does store views and macros, but
@@ -18,6 +19,7 @@ shared lake and never reads another version's definitions during a rolling upgra
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -29,15 +31,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import duckdb
 
-from .base import WarehouseError, sql_identifier, sql_literal, sql_statements
+from clari_data.shared.config import ConfigError, Secret, WarehouseSettings
+from clari_data.shared.redact import Scrubber
 
-if TYPE_CHECKING:
-    from clari_data.shared.config import Secret, WarehouseSettings
+from ..base import LockUnreachable, WarehouseError, migration_versions, sql_identifier, sql_literal, sql_statements
+from .backend import Backend, Cursor, Leadership, W
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,12 @@ EXTENSIONS = {
 # and a failed download would hide the real problem behind a URL).
 OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
+# The lake's options, set by its writer (sql/lake.sql: set_lake_option says why).
+LAKE_OPTIONS = {"expire_older_than": "1 day", "delete_older_than": "1 day"}
+
 
 @dataclass(frozen=True)
-class Lake:
+class LakeBackend(Backend):
     """Where a lake is: its catalog ("postgres:<libpq keywords>", never a password), its data
     directory (or object-store URL), and the catalog's password, which only `attach` reveals."""
 
@@ -61,22 +67,108 @@ class Lake:
     data_path: str
     password: Secret | None = field(default=None, repr=False)
 
+    shared: ClassVar[bool] = True
+    upkeep_after_runs: ClassVar[bool] = True  # its compaction (runs.py: finish_run says why)
+
     @classmethod
-    def from_settings(cls, w: WarehouseSettings) -> Lake:
-        return cls(w.catalog or "", w.data_path or "", w.password)
+    def configured(cls, w: WarehouseSettings) -> LakeBackend:
+        if not w.catalog or not w.catalog.startswith("postgres:"):
+            raise ConfigError("[warehouse] catalog must name the DuckLake catalog's PostgreSQL database, e.g. "
+                              "\"postgres:dbname=clari host=db.internal port=5432 user=clari\"")
+        if re.search(r"(^|[\s:])password\s*=", w.catalog, re.IGNORECASE):
+            raise ConfigError("[warehouse] catalog must not carry the password: set PGPASSWORD, or [warehouse] "
+                              "password in .streamlit/secrets.toml")
+        if not w.data_path or not w.data_path.strip():
+            raise ConfigError("[warehouse] data_path must name the lake's data directory (shared by every "
+                              "process), e.g. \"/srv/clari/lake/\"")
+        return cls(w.catalog, w.data_path, w.password)
 
     def describe(self) -> str:
         return f"the DuckLake {self.catalog} (data in {self.data_path})"
 
     @property
+    def key(self) -> str:
+        return self.describe()
+
+    @property
     def conninfo(self) -> str:
-        return self.catalog.removeprefix("postgres:")
+        """The catalog's libpq keywords, without the "postgres:" prefix (never a password)."""
+        return self.catalog.removeprefix("postgres:").strip()
 
     def server(self) -> tuple[str, str, str, str]:
         """host, port, user and database the catalog string names (libpq's defaults where it names none)."""
         keys = _conninfo_keys(self.conninfo)
         return (keys.get("host") or keys.get("hostaddr") or "localhost", keys.get("port") or "5432",
                 keys.get("user") or "", keys.get("dbname") or keys.get("user") or "")
+
+    # -- connections ------------------------------------------------------------------------
+
+    def open(self, config: dict[str, Any], *, writer: bool) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(":memory:", config={**config, **OFFLINE})
+        try:
+            attach(con, self, writer=writer)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def prepare_cursor(self, cur: Cursor) -> None:
+        # A cursor is a connection of its own to the database instance: it inherits neither USE
+        # nor the search path.
+        cur.execute(_lake_sql("lake_cursor"))
+
+    def prepare_views_cursor(self, cur: Cursor) -> None:
+        cur.execute(_lake_sql("views_cursor"))
+
+    def snapshots(self, plain_cursor: Callable[[], Cursor], cursor: Callable[[], Cursor]) -> Callable[[], Cursor]:
+        return Mirror(plain_cursor).cursor
+
+    # -- schema and writes ------------------------------------------------------------------
+
+    def ddl(self, sql: str) -> str:
+        return lake_ddl(sql)
+
+    def after_migrations(self, cur: Cursor) -> None:
+        stored = dict(cur.execute(_lake_sql("lake_options")).fetchall())
+        for name, value in LAKE_OPTIONS.items():
+            if stored.get(name) != value:
+                cur.execute(_lake_sql("set_lake_option"), {"name": name, "value": value})
+
+    def check_ready(self, cur: Cursor) -> None:
+        host, port, _, dbname = self.server()
+        if not cur.execute(_lake_sql("lake_initialised")).fetchone()[0]:
+            raise WarehouseError(f"The lake in the PostgreSQL database {dbname} at {host}:{port} has no warehouse "
+                                 "tables yet: start the refresh worker (python -m clari_data worker), which creates "
+                                 "them; a dashboard replica only reads.")
+        applied = {r[0] for r in cur.execute(sql_statements("core.sql")["applied_migrations"]).fetchall()}
+        missing = sorted(set(migration_versions()) - applied)
+        if missing:
+            raise WarehouseError(f"The lake in {dbname} at {host}:{port} lacks migration {missing[0]:03d}, which this "
+                                 "dashboard needs: start the refresh worker of this version first (it migrates the "
+                                 "lake), then the dashboard replicas.")
+
+    def is_conflict(self, exc: BaseException) -> bool:
+        return is_conflict(exc)
+
+    # -- upkeep -----------------------------------------------------------------------------
+
+    def upkeep(self, cur: Cursor) -> None:
+        """Rows inlined in the catalog into data files, small files merged, deletes applied,
+        snapshots older than a day expired and their files removed."""
+        cur.execute(_lake_sql("compact"))
+
+    def storage(self, cur: Cursor) -> dict[str, int]:
+        """The current snapshot's data files, and every file under the data directory (files of
+        expired snapshots go a day later)."""
+        used = int(cur.execute(_lake_sql("lake_storage")).fetchone()[0])
+        folder = Path(self.data_path)
+        files = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        return {"used_bytes": used, "file_bytes": files}
+
+    # -- the writer -------------------------------------------------------------------------
+
+    def leadership(self, open_warehouse: Callable[[], W], who: str) -> Leadership[W]:
+        return PostgresLeadership(self, open_warehouse, who)
 
 
 def _conninfo_keys(conninfo: str) -> dict[str, str]:
@@ -134,7 +226,7 @@ def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
 # -- attaching -----------------------------------------------------------------------------------
 
 
-def attach(con: duckdb.DuckDBPyConnection, lake: Lake, *, writer: bool) -> None:
+def attach(con: duckdb.DuckDBPyConnection, lake: LakeBackend, *, writer: bool) -> None:
     """Attach the lake as `lake`. A writer creates the data directory and, on an empty catalog
     database, the lake itself; a reader changes nothing and says so when there is no lake yet."""
     check_data_path(lake, writer=writer)
@@ -150,13 +242,13 @@ def attach(con: duckdb.DuckDBPyConnection, lake: Lake, *, writer: bool) -> None:
         raise WarehouseError(attach_message(lake, scrub(str(exc), lake))) from None
 
 
-def scrub(text: str, lake: Lake | None) -> str:
+def scrub(text: str, lake: LakeBackend | None) -> str:
     """The text without the catalog's password (DuckDB's messages quote connection strings)."""
     password = lake.password.reveal() if lake and lake.password else None
     return text.replace(password, "********") if password else text
 
 
-def attach_message(lake: Lake, text: str) -> str:
+def attach_message(lake: LakeBackend, text: str) -> str:
     """One sentence on why attaching failed, and what to check."""
     host, port, user, dbname = lake.server()
     detail = text
@@ -194,7 +286,7 @@ def attach_message(lake: Lake, text: str) -> str:
     return f"Cannot open {lake.describe()}: {detail}"
 
 
-def check_data_path(lake: Lake, *, writer: bool) -> None:
+def check_data_path(lake: LakeBackend, *, writer: bool) -> None:
     """A local data directory must be there and usable before attaching (DuckLake would only fail
     at the first write). A writer creates it when it is missing; an object-store URL is left to DuckDB."""
     if re.match(r"^[a-z][a-z0-9+.-]*://", lake.data_path):
@@ -290,6 +382,14 @@ class Mirror:
         finally:
             cur.close()
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A page run's cursor: the mirror caught up with the lake's newest snapshot first, its
+        tables then the process's views and macros."""
+        self.catch_up()
+        cur = self._cursor()
+        cur.execute(_lake_sql("mirror_cursor"))
+        return cur
+
     def catch_up(self) -> None:
         """Copy what changed in the lake since the mirror's snapshot (nothing if it did not move).
         Another thread already catching up: return at once, the page reads the copy as it is."""
@@ -353,3 +453,113 @@ class Mirror:
                         return None
                     changed.add(name)
         return changed
+
+
+# -- the leader lock -----------------------------------------------------------------------------
+
+# One key for every worker of every lake: advisory locks belong to a database, and each lake's
+# catalog has one. A fixed 63-bit number (pg_try_advisory_lock takes a bigint), from a name.
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"clari-dashboard refresh worker").digest()[:8], "big") >> 1
+APP_PREFIX = "clari-worker "
+# Server-side keepalives for the lock's session (seconds): sql/leader.sql, keepalive.
+KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
+
+
+def _leader_sql(name: str) -> str:
+    return sql_statements("leader.sql")[name]
+
+
+class PostgresLeadership(Leadership[W]):
+    """A session advisory lock in the lake's catalog database, on a connection of its own.
+    PostgreSQL releases it when that connection ends: the writer exits or is killed (kill -9 closes
+    its socket at once), or its machine goes silent (the session's TCP keepalives give up on it
+    within about 30 s). The lock is per database, so each lake has its own leader."""
+
+    def __init__(self, lake: LakeBackend, open_warehouse: Callable[[], W], who: str, *,
+                 connect_timeout: int = 10) -> None:
+        self.lake = lake
+        self._open = open_warehouse
+        # What other sessions see in pg_stat_activity: a standby names the leader from it.
+        self.application_name = f"{APP_PREFIX}{who}"[:63]
+        self.connect_timeout = connect_timeout
+        self._password = lake.password.reveal() if lake.password else None
+        self._scrub = Scrubber([self._password] if self._password else [])
+        self._con = None
+        self._holder = "another worker"
+
+    def _connect(self):
+        import psycopg
+
+        options = {"password": self._password} if self._password else {}
+        try:
+            con = psycopg.connect(self.lake.conninfo, autocommit=True, application_name=self.application_name,
+                                  connect_timeout=self.connect_timeout, keepalives=1, keepalives_idle=10,
+                                  keepalives_interval=5, keepalives_count=3, **options)
+        except psycopg.Error as exc:
+            raise LockUnreachable(f"cannot reach the lake's catalog database ({self.lake.conninfo}) "
+                                  f"for the leader lock: {self._scrub(str(exc).strip())}") from None
+        for name, seconds in KEEPALIVE.items():
+            con.execute(_leader_sql("keepalive"), {"name": name, "value": str(int(seconds))})
+        return con
+
+    def try_lead(self) -> bool:
+        import psycopg
+
+        if self._con is not None and self.holds():
+            return True
+        self._drop()
+        con = self._connect()
+        try:
+            if con.execute(_leader_sql("try_lock"), {"key": LOCK_KEY}).fetchone()[0]:
+                self._con = con
+                return True
+        except psycopg.Error as exc:
+            con.close()
+            raise LockUnreachable(f"the leader lock could not be asked for: {self._scrub(str(exc).strip())}") from None
+        # A standby keeps no connection open between tries: it would hold a slot of the
+        # database's max_connections for nothing.
+        self._holder = self._read_holder(con)
+        con.close()
+        return False
+
+    def _read_holder(self, con) -> str:
+        try:
+            row = con.execute(_leader_sql("lock_holder"),
+                              {"high": (LOCK_KEY >> 32) & 0xFFFFFFFF, "low": LOCK_KEY & 0xFFFFFFFF}).fetchone()
+        except Exception:  # the holder is only for the log
+            row = None
+        if not row:
+            return "another worker"
+        name, address, backend = row
+        if name and name.startswith(APP_PREFIX):
+            return f"worker {name.removeprefix(APP_PREFIX)}"
+        return f"another process (PostgreSQL backend {backend}{f' from {address}' if address else ''})"
+
+    def holder(self) -> str:
+        return self._holder
+
+    def holds(self) -> bool:
+        if self._con is None:
+            return False
+        try:
+            self._con.execute(_leader_sql("alive")).fetchone()
+            return True
+        except Exception:  # the connection is gone, and the lock with it
+            return False
+
+    def open_warehouse(self) -> W:
+        if self._con is None:
+            raise WarehouseError("the warehouse is open for writing only to the leading worker")
+        return self._open()
+
+    def _drop(self) -> None:
+        con, self._con = self._con, None
+        if con is not None:
+            try:
+                con.close()
+            except Exception:
+                pass
+
+    def release(self) -> None:
+        # Closing the session releases its advisory locks.
+        self._drop()

@@ -1,4 +1,5 @@
-"""What every part of the warehouse shares: its errors, and its SQL files (clari_data/storage/sql/)."""
+"""What every part of storage shares, the backends and the warehouse: its errors, and its SQL files
+(clari_data/storage/sql/)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-SQL_DIR = Path(__file__).parent.parent / "sql"
+SQL_DIR = Path(__file__).parent / "sql"
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
@@ -15,7 +16,15 @@ class WarehouseError(RuntimeError):
 
 
 class WarehouseBusy(WarehouseError):
-    """Another process holds the warehouse file."""
+    """Another process writes the warehouse; `holder` names it ("process 4242", "another process")."""
+
+    def __init__(self, message: str, holder: str = "another process") -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class LockUnreachable(WarehouseError):
+    """What holds the writer lock cannot be reached to ask for it: worth trying again."""
 
 
 @cache
@@ -36,6 +45,11 @@ def sql_statements(relative_path: str) -> dict[str, str]:
     if len(parts) == 1:
         return {Path(relative_path).stem: text}
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def migration_versions() -> dict[int, Path]:
+    """sql/migrations/NNN_*.sql by version, in order."""
+    return {int(p.name.split("_", 1)[0]): p for p in sorted((SQL_DIR / "migrations").glob("*.sql"))}
 
 
 def query_sql(name: str) -> str:
