@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 
 import postgres
 import pytest
-from support import SIM_NOW, TEST_KEY
+from support import SIM_NOW, TEST_KEY, write_config
 
 from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
-from clari_data.shared.config import ClariSettings, DemoSettings, Secret, Settings, WarehouseSettings
+from clari_data.shared.config import ClariSettings, DemoSettings, Secret, Settings, WarehouseSettings, load_settings
 from clari_data.storage.warehouse import Warehouse
 
 # The shipped config shows viewers only an error's type; a failing AppTest should say what broke.
@@ -116,3 +118,31 @@ def demo_settings(tmp_path):
     yield Settings(warehouse=WarehouseSettings(path=str(tmp_path / "demo.duckdb")),
                    demo=replace(DemoSettings(), job_seconds=0.02))
     demo.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory):
+    """demo_warehouse(config="") -> the file of a warehouse after two demo refreshes a simulated day
+    apart (an ended quarter, and calls that moved), the demo tenant configured by
+    `support.write_config(folder, config)`. Built on first use, once per config in the session:
+    read it, or copy it to write (tests/app's make_app does)."""
+    from clari_data.ingest import demo
+    from clari_data.ingest.refresh import run_refresh
+
+    built: dict[str, Path] = {}
+
+    def make(config: str = "") -> Path:
+        if config not in built:
+            folder = tmp_path_factory.mktemp("demo")
+            path = folder / "demo.duckdb"
+            settings = load_settings(env={"CLARI_DB_PATH": str(path)}, config_path=write_config(folder, config))
+            demo.stop()  # the demo's simulator is the process's: one started for another config has another org
+            with Warehouse.from_settings(settings) as wh:
+                wh.set_demo_clock(SIM_NOW - timedelta(days=1))  # a day on which calls move
+                for _ in range(2):
+                    assert run_refresh(settings, wh).outcome == "success"
+            demo.stop()
+            built[config] = path
+        return built[config]
+
+    return make

@@ -3,6 +3,7 @@ tests/browser too, `from conftest import ...` would be ambiguous)."""
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench.dashboard import free_port as free_port  # the dashboard process's: one home for both
 
@@ -13,6 +14,14 @@ TEST_KEY = "TEST-SECRET-KEY-7f3a9c"
 # calls (on some days, such as a quarter's first or a weekend, none move and change tests would
 # depend on the calendar).
 SIM_NOW = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
+
+
+def write_config(folder: Path, text: str = "") -> Path:
+    """folder/clari.toml for a demo tenant whose simulated exports finish at once, then `text`: a
+    line of its own ("users = 2000") is in the [demo] table, other settings need their table's header."""
+    config = folder / "clari.toml"
+    config.write_text("[demo]\njob_seconds = 0.02\n" + text)
+    return config
 
 
 def wait_until(condition, timeout: float = 30.0, what: str = "the condition") -> None:

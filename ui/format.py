@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import date, datetime
 
 import pandas as pd
 
+from clari_data.shared import money as _money
+from clari_data.shared.money import DASH as DASH
+from clari_data.shared.money import is_missing as _missing
 from clari_data.shared.timeutil import naive_utc
-
-DASH = "–"  # what a missing value shows as, in text and in table cells
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 # GFM turns bare URLs, www. addresses and e-mail addresses into links even when their characters are
@@ -55,25 +55,10 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return safe.to_csv(index=False).encode()
 
 
-def _missing(value: object) -> bool:
-    if value is None or value is pd.NaT or value is pd.NA:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
-def money(value: float | None) -> str:
-    if _missing(value):
-        return DASH
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        scaled = value / limit
-        # Three significant digits, judged after rounding: $9.99K, $10.0K, $100K.
-        digits = 2 if scaled < 9.995 else 1 if scaled < 99.95 else 0
-        # 999,999 shows as $1.00M rather than $1000K; below $1,000 whole dollars are exact.
-        if value >= limit or (limit > 1e3 and round(scaled, 2) >= 1):
-            return f"{sign}${scaled:,.{digits}f}{suffix}"
-    return f"{sign}${value:,.0f}"
+# The pages' money styles (clari_data/shared/money.py): "$1.23K" in metrics and text, "$5,000" where
+# the exact amount is the point (a configured threshold).
+money = _money.compact
+money_full = _money.full
 
 
 def percent(value: float | None, digits: int = 0) -> str:
@@ -104,7 +89,7 @@ def signed(shown: str, value: float) -> str:
 
 def money_change(value: float | None) -> str | None:
     """A money delta for st.metric ("+$1.20K", "-$3.00M"); None (no delta shown) when unknown."""
-    return None if _missing(value) else signed(money(value), value)
+    return None if _missing(value) else _money.compact(value, signed=True)
 
 
 def points_change(value: float | None) -> str | None:

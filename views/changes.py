@@ -8,7 +8,7 @@ import streamlit as st
 
 from clari_data.read import charts, page_data
 from ui import filters, page, run
-from ui.format import day_month, md_text
+from ui.format import day_month, md_text, money_full
 
 r = page.start("changes")
 sel, cfg = r.sel, r.settings.alerts
@@ -57,7 +57,7 @@ left, right, _ = st.columns([1, 1, 2])
 pct = left.number_input("Threshold: change of at least (%)", min_value=0.0, value=float(cfg.change_pct), step=1.0)
 amount = right.number_input("and at least ($)", min_value=0.0, value=float(cfg.change_min_amount), step=1000.0)
 st.caption("A move counts when it reaches both thresholds; a move from zero has no percentage and counts by amount. "
-           f"Configured defaults: {cfg.change_pct:g}% and ${cfg.change_min_amount:,.0f}.")
+           f"Configured defaults: {cfg.change_pct:g}% and {money_full(cfg.change_min_amount)}.")
 shown = run.cached(page_data.changes, sel, pct, amount)
 
 columns = {

@@ -11,6 +11,8 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from clari_data.shared import money
+
 COLORS = {
     "commit": "#2563eb",
     "best_case": "#7c3aed",
@@ -24,6 +26,8 @@ COLORS = {
     "watch": "#f59e0b",
     "on_track": "#059669",
 }
+# Axes and hover text are formatted by Plotly in the browser (d3-format); text this module writes
+# itself goes through clari_data/shared/money.py, the one home of how money reads.
 MONEY_AXIS = {"tickprefix": "$", "tickformat": "~s"}
 MAX_PEOPLE = 25  # no per-person chart draws more: the rest are in the table under it
 MONEY_HOVER = "$%{y:,.0f}"
@@ -91,7 +95,7 @@ def forecast_trend(weekly: pd.DataFrame, title: str = "Forecast by week") -> go.
     quota = weekly["quota_amount"].dropna()
     if not quota.empty:
         fig.add_hline(y=float(quota.iloc[-1]), line={"color": COLORS["target"], "dash": "dash"},
-                      annotation_text=f"Quota ${quota.iloc[-1]:,.0f}", annotation_position="top left")
+                      annotation_text=f"Quota {money.full(quota.iloc[-1])}", annotation_position="top left")
     _week_axis(fig, weekly)
     fig.update_yaxes(title=None, **MONEY_AXIS)
     return _style(fig, title)
@@ -280,7 +284,7 @@ def waterfall(start_total: float | None, steps: pd.DataFrame, others_amount: flo
         x=x, y=y, measure=measure, orientation="v", connector={"line": {"color": COLORS["quota"], "width": 1}},
         increasing={"marker": {"color": COLORS["up"]}}, decreasing={"marker": {"color": COLORS["down"]}},
         totals={"marker": {"color": COLORS["commit"]}}, textposition="outside",
-        text=[_short_money(v, signed=m == "relative") for v, m in zip(y, measure)],
+        text=[money.short(v, signed=m == "relative") for v, m in zip(y, measure)],
         hovertemplate="%{x}: %{text}<extra></extra>", cliponaxis=False))
     fig.update_xaxes(title=None, automargin=True)
     fig.update_yaxes(title=field_name, range=_moves_range(y[:-1]), **MONEY_AXIS)
@@ -305,15 +309,6 @@ def _unique(labels: list[str]) -> list[str]:
         seen[label] = seen.get(label, 0) + 1
         out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
     return out
-
-
-def _short_money(value: float, signed: bool = False) -> str:
-    sign = "-" if value < 0 else "+" if signed else ""
-    value = abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= limit:
-            return f"{sign}${value / limit:,.3g}{suffix}"
-    return f"{sign}${value:,.0f}"
 
 
 def pacing(weeks: pd.DataFrame, average: pd.DataFrame, period: str, title: str = "Pacing against past quarters"
@@ -379,7 +374,7 @@ def projection_fan(weekly: pd.DataFrame, title: str = "Projection by week") -> g
     quota = weekly["quota_amount"].dropna()
     if not quota.empty:
         fig.add_hline(y=float(quota.iloc[-1]), line={"color": COLORS["target"], "dash": "dash"},
-                      annotation_text=f"Quota ${quota.iloc[-1]:,.0f}", annotation_position="top left")
+                      annotation_text=f"Quota {money.full(quota.iloc[-1])}", annotation_position="top left")
     _week_axis(fig, weekly)
     fig.update_yaxes(title=None, **MONEY_AXIS)
     return _style(fig, title, height=420)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import money
 from .timeutil import naive_utc
 
 if TYPE_CHECKING:
@@ -99,10 +100,6 @@ def _listing(items: list[AlertItem]) -> str:
     return shown + (f", and {more} more" if more > 0 else "")
 
 
-def _signed_money(value: float) -> str:
-    return f"{'+' if value >= 0 else '-'}${abs(value):,.0f}"
-
-
 def coverage_alert(rows: DataFrame, *, coverage_min: float) -> Alert | None:
     """`rows`: `analytics.coverage_members` of a selection."""
     low = rows[rows["coverage_ratio"].notna() & (rows["coverage_ratio"] < coverage_min)]
@@ -139,13 +136,13 @@ def change_alert(significant: DataFrame, call_fields: set[str], *, change_pct: f
     calls = calls.reindex(calls["change_amount"].abs().sort_values(ascending=False).index)
     items = [AlertItem(f"{r.user_id}/{r.field_id}",
                        f"{_text(r.user_name, r.user_id)} {_text(r.field_name, r.field_id)}",
-                       _signed_money(r.change_amount)
+                       money.full(r.change_amount, signed=True)
                        + (f", {r.change_pct:+.0f}%" if _is_number(r.change_pct) else ", from zero"))
              for r in calls.itertuples()]
     return Alert("change",
                  f"{len(items)} call(s) moved by at least {change_pct:g}% and "
-                 f"${change_min_amount:,.0f} since the previous export: {_listing(items)}.",
-                 tuple(items), f"{change_pct:g}% and ${change_min_amount:,.0f}")
+                 f"{money.full(change_min_amount)} since the previous export: {_listing(items)}.",
+                 tuple(items), f"{change_pct:g}% and {money.full(change_min_amount)}")
 
 
 def band_alert(rows: DataFrame) -> Alert | None:
@@ -159,8 +156,8 @@ def band_alert(rows: DataFrame) -> Alert | None:
     edge = outside["p90_amount"].where(outside["call_amount"] > outside["p90_amount"], outside["p10_amount"])
     outside = outside.reindex(((outside["call_amount"] - edge).abs() / edge.abs()).sort_values(ascending=False).index)
     items = [AlertItem(r.user_id, _text(r.user_name, r.user_id),
-                       f"call ${r.call_amount:,.0f} {'above' if r.call_amount > r.p90_amount else 'below'} "
-                       f"${r.p10_amount:,.0f}-${r.p90_amount:,.0f}")
+                       f"call {money.full(r.call_amount)} {'above' if r.call_amount > r.p90_amount else 'below'} "
+                       f"{money.full(r.p10_amount)}-{money.full(r.p90_amount)}")
              for r in outside.itertuples()]
     return Alert("band",
                  f"{len(items)} of {len(banded)} commit call(s) lie outside the caller's own P10-P90 band, learned "

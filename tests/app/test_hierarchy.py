@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 from apptest_helpers import run, url
-from conftest import write_config
-from support import SIM_NOW
 
-from clari_data.ingest.refresh import run_refresh
 from clari_data.read import analytics, charts, page_data
 from clari_data.read.analytics import Selection
 from clari_data.runtime.scheduler import process_service
 from clari_data.shared.config import load_settings
-from clari_data.storage.warehouse import Warehouse
 from ui.page import SHORTCUTS
 
 BIG = "users = 2000\n"  # under the [demo] table write_config opens
@@ -28,24 +23,10 @@ PAGES = ("coverage", "reps", "accuracy", "changes", "overview")
 NAVIGATED = ("coverage", "reps", "accuracy")  # the pages with the breadcrumb, shortcuts and search
 
 
-@pytest.fixture(scope="module")
-def big_db(tmp_path_factory):
-    from clari_data.ingest import demo
-
-    folder = tmp_path_factory.mktemp("big")
-    path = folder / "big.duckdb"
-    settings = load_settings(env={"CLARI_DB_PATH": str(path)}, config_path=write_config(folder, BIG))
-    with Warehouse.from_settings(settings) as wh:
-        wh.set_demo_clock(SIM_NOW - timedelta(days=1))
-        for _ in range(2):
-            assert run_refresh(settings, wh).outcome == "success"
-    demo.stop()
-    return path
-
-
 @pytest.fixture
-def big_app(make_app, big_db):
-    return lambda: make_app(BIG, db=big_db)
+def big_app(make_app, demo_warehouse):
+    db = demo_warehouse(BIG)
+    return lambda: make_app(BIG, db=db)
 
 
 def _points(values) -> int:

@@ -4,43 +4,23 @@ the page as of a past export."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from apptest_helpers import run, texts, url
-from conftest import write_config
-from support import SIM_NOW, sql_value
+from support import sql_value
 
-from clari_data.ingest.refresh import run_refresh
 from clari_data.read import analytics
 from clari_data.read.asof import as_of_of_export
 from clari_data.runtime.scheduler import process_service
 from clari_data.shared.config import load_settings
-from clari_data.storage.warehouse import Warehouse
 
 SCRIPT = "views/projection.py"
 CONFIG = "[clari]\nperiods_back = 3\n"  # three ended quarters: the newest is back-tested on the two before
 
 
-@pytest.fixture(scope="module")
-def history_db(tmp_path_factory):
-    """Two demo refreshes a simulated day apart that load three ended quarters besides this one."""
-    from clari_data.ingest import demo
-
-    folder = tmp_path_factory.mktemp("projection")
-    path = folder / "demo.duckdb"
-    settings = load_settings(env={"CLARI_DB_PATH": str(path)}, config_path=write_config(folder, CONFIG))
-    with Warehouse.from_settings(settings) as wh:
-        wh.set_demo_clock(SIM_NOW - timedelta(days=1))
-        for _ in range(2):
-            assert run_refresh(settings, wh).outcome == "success"
-    demo.stop()
-    return path
-
-
 @pytest.fixture
-def app(make_app, history_db):
-    return lambda: make_app(CONFIG, db=history_db)
+def app(make_app, demo_warehouse):
+    db = demo_warehouse(CONFIG)
+    return lambda: make_app(CONFIG, db=db)
 
 
 def warehouse():

@@ -365,6 +365,13 @@ def test_waterfall_with_nothing_moved_still_shows_start_and_end():
     assert list(fig.data[0].text) == ["$500", "+$0", "$500"]
 
 
+def test_waterfall_labels_carry_a_rounded_up_amount_to_the_next_unit():
+    # $999,999 was labelled "$1e+03K" when the bars had a formatter of their own.
+    fig = charts.waterfall(999_999.0, steps(("r1", "Ann", -999_500.0), ("r2", "Bob", 999_499.0)), 0.0, 999_998.0,
+                           start_label="s", end_label="e", field_name="Commit")
+    assert list(fig.data[0].text) == ["$1M", "-$1M", "+$999K", "+$0", "$1M"]
+
+
 @pytest.mark.parametrize("start, end", [(None, 5.0), (5.0, None)])
 def test_waterfall_without_an_export_at_either_end(start, end):
     fig = charts.waterfall(start, steps(), 0.0, end, start_label="s", end_label="e", field_name="Commit")

@@ -44,6 +44,20 @@ def load(wh: Warehouse, e: Export, path, job: str, period: str | None, day: int)
     assert result.status == "loaded"
 
 
+def described(wh: Warehouse, relation: str) -> list[tuple[str, str]]:
+    return [(name, kind) for name, kind, *_ in wh.cursor().execute(f"DESCRIBE {relation}").fetchall()]
+
+
+def test_the_pivot_gives_the_tables_columns_in_their_order(wh):
+    # role_pivot (14_role_values.sql) defines the role columns; migrations 004 and 011 declared the
+    # tables' and stay as they ran. load.sql compares the two with EXCEPT, by position.
+    live = described(wh, "live_role_values")
+    assert live[:4] == [(key, "VARCHAR") for key in ("forecast_id", "time_period", "time_frame_id", "user_id")]
+    assert described(wh, "current_role_values") == live + [("is_latest_week", "BOOLEAN")]
+    versions = [c for c in described(wh, "role_value_versions") if c[0] not in ("valid_from", "valid_to")]
+    assert versions == live + [("is_latest_week", "BOOLEAN")]
+
+
 def test_the_table_follows_every_load(wh, tmp_path):
     assert rows(wh, "SELECT * FROM role_values") == []
     load(wh, export("2026_Q1", [W1], 100), tmp_path / "1.json", "j1", None, 10)

@@ -295,8 +295,8 @@ FROM live_role_values;
 -- The versions the loads would have kept, in one pass over the cell history instead of a replay
 -- of every export. A row of a forecast, period, week and user can only change at an export where
 -- one of its role cells' versions starts or ends, or where the period's latest week moves to or
--- from its week: its state (the pivot of live_role_values, 14_role_values.sql) is computed at
--- those points alone, and a version starts at each point whose state differs from the one before.
+-- from its week: its state (role_pivot, 14_role_values.sql) is computed at those points alone,
+-- and a version starts at each point whose state differs from the one before.
 INSERT INTO role_value_versions BY NAME
 WITH role_cells AS (
     SELECT c.*, r.role FROM cell_versions c JOIN field_roles r ON r.field_id = c.field_id
@@ -330,14 +330,8 @@ points AS (
 states AS (
     SELECT
         p.forecast_id, p.time_period, p.time_frame_id, p.user_id, p.export_id,
-        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'commit') AS commit_amount,
-        max(c.forecast_value) FILTER (WHERE c.role = 'commit') AS commit_call_amount,
-        max(c.adjustment_value) FILTER (WHERE c.role = 'commit') AS commit_adjustment_amount,
-        bool_or(c.is_updated) FILTER (WHERE c.role = 'commit') AS commit_is_updated,
-        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'best_case') AS best_case_amount,
-        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'quota') AS quota_amount,
-        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'closed') AS closed_amount,
-        max(role_amount(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total)) FILTER (WHERE c.role = 'pipeline') AS pipeline_amount,
+        role_pivot(c.role, c.forecast_value, c.quota_value, c.adjustment_value, c.aggregation_total, c.is_updated)
+            AS roles,
         count(c.field_id) > 0 AS carried
     FROM points p
     LEFT JOIN role_cells c
@@ -354,13 +348,11 @@ starts AS (
     SELECT *
     FROM marked
     WINDOW key AS (PARTITION BY forecast_id, time_period, time_frame_id, user_id ORDER BY export_id)
-    QUALIFY lag(struct_pack(commit_amount, commit_call_amount, commit_adjustment_amount, commit_is_updated,
-                            best_case_amount, quota_amount, closed_amount, pipeline_amount, is_latest_week, carried))
-            OVER key IS DISTINCT FROM
-            struct_pack(commit_amount, commit_call_amount, commit_adjustment_amount, commit_is_updated,
-                        best_case_amount, quota_amount, closed_amount, pipeline_amount, is_latest_week, carried)
+    QUALIFY lag(struct_pack(roles, is_latest_week, carried)) OVER key
+            IS DISTINCT FROM struct_pack(roles, is_latest_week, carried)
 )
-SELECT * EXCLUDE (export_id, carried, next_start), export_id AS valid_from, next_start AS valid_to
+SELECT * EXCLUDE (roles, export_id, carried, next_start), unnest(roles), export_id AS valid_from,
+       next_start AS valid_to
 FROM (SELECT *, lead(export_id) OVER (PARTITION BY forecast_id, time_period, time_frame_id, user_id
                                       ORDER BY export_id) AS next_start
       FROM starts)

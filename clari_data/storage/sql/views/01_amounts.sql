@@ -13,7 +13,7 @@ CREATE OR REPLACE MACRO epoch_ms_or_null(j) AS
 -- The amount a cell gives the role its field plays ([fields]): a call (commit, best case) is the
 -- manager's adjustment where there is one, else the person's own; quota prefers the quota value;
 -- CRM totals (closed won, pipeline) their aggregation, else the forecast value they arrive as.
--- Both role pivots (14_role_values.sql and load.sql's rebuild_role_versions) read cells through it.
+-- The role pivot (role_pivot, 14_role_values.sql) reads cells through it.
 CREATE OR REPLACE MACRO role_amount(role, forecast_value, quota_value, adjustment_value, aggregation_total) AS
     CASE WHEN role IN ('commit', 'best_case') THEN coalesce(adjustment_value, forecast_value)
          WHEN role = 'quota' THEN coalesce(quota_value, forecast_value, aggregation_total)
