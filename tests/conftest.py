@@ -106,6 +106,21 @@ def place(backend, tmp_path, request):
     return lake
 
 
+@pytest.fixture(scope="module", params=["duckdb", "ducklake"])
+def module_place(request, tmp_path_factory):
+    """Where a warehouse that all of a module's tests share lives, once per backend (ids [duckdb],
+    [ducklake] as `backend` gives): for data they only read, built once instead of once a test
+    (wrap the yield in support.unchanged). A file, or a migrated lake."""
+    folder = tmp_path_factory.mktemp("shared")
+    if request.param == "duckdb":
+        yield folder / "shared.duckdb"
+        return
+    server, template = request.getfixturevalue("_postgres"), request.getfixturevalue("_template_lake")
+    lake = postgres.copy_lake(server, template, folder / "shared-migrated-lake")
+    yield lake
+    postgres.drop_lake(server, lake)
+
+
 @pytest.fixture
 def wh(place):
     warehouse = Warehouse(place())

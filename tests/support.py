@@ -2,6 +2,7 @@
 tests/browser too, `from conftest import ...` would be ambiguous)."""
 
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from bench.dashboard import free_port as free_port  # the dashboard process's: one home for both
@@ -45,3 +46,12 @@ def sql_value(wh, sql: str, params: list | None = None):
         return cur.execute(sql, params or []).fetchone()[0]
     finally:
         cur.close()
+
+
+@contextmanager
+def unchanged(wh):
+    """Fails if the warehouse's data changed inside: guards one that a module's tests share
+    (conftest's module_place), which a test that writes would change under the tests after it."""
+    before = wh.table_contents()
+    yield
+    assert wh.table_contents() == before, "a test changed the warehouse its module shares: give it one of its own"
