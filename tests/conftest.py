@@ -55,6 +55,31 @@ def new_lake(_postgres, tmp_path):
         postgres.drop_lake(_postgres, lake)
 
 
+@pytest.fixture(scope="session")
+def _template_lake(_postgres, tmp_path_factory):
+    """The session's migrated lake, which `migrated_lake` copies (tests/postgres.py says why)."""
+    lake = postgres.template_lake(_postgres, tmp_path_factory.mktemp("template") / "lake")
+    yield lake
+    postgres.drop_lake(_postgres, lake)
+
+
+@pytest.fixture
+def migrated_lake(_postgres, _template_lake, tmp_path):
+    """Makes migrated lakes of the test's own, as a warehouse leaves a lake it opened first:
+    `migrated_lake(name)` is a copy of the session's template, its data in tmp_path/<name>-migrated-lake/;
+    every one is dropped after the test."""
+    made = []
+
+    def make(name: str = "lake"):
+        lake = postgres.copy_lake(_postgres, _template_lake, tmp_path / f"{name}-migrated-lake")
+        made.append(lake)
+        return lake
+
+    yield make
+    for lake in made:
+        postgres.drop_lake(_postgres, lake)
+
+
 @pytest.fixture
 def lake_settings(new_lake, tmp_path) -> Settings:
     """Default settings on a fresh lake of the test's own (backend = "ducklake")."""
@@ -69,18 +94,33 @@ def backend(request) -> str:
 @pytest.fixture
 def place(backend, tmp_path, request):
     """Makes places for a warehouse on the backend under test: `place(name)` is the file
-    tmp_path/<name>.duckdb, or a fresh lake; `Warehouse(place(...))` opens it, again and again."""
+    tmp_path/<name>.duckdb, or a migrated lake; `Warehouse(place(...))` opens it, again and again.
+    `place(name, empty=True)`: a lake no warehouse has opened yet, for a test of the first open."""
     if backend == "duckdb":
-        return lambda name="test": tmp_path / f"{name}.duckdb"
-    make = request.getfixturevalue("new_lake")
+        return lambda name="test", empty=False: tmp_path / f"{name}.duckdb"
     lakes: dict = {}
 
-    def lake(name: str = "test"):
+    def lake(name: str = "test", empty: bool = False):
         if name not in lakes:
-            lakes[name] = make(name)
+            lakes[name] = request.getfixturevalue("new_lake" if empty else "migrated_lake")(name)
         return lakes[name]
 
     return lake
+
+
+@pytest.fixture(scope="module", params=["duckdb", "ducklake"])
+def module_place(request, tmp_path_factory):
+    """Where a warehouse that all of a module's tests share lives, once per backend (ids [duckdb],
+    [ducklake] as `backend` gives): for data they only read, built once instead of once a test
+    (wrap the yield in support.unchanged). A file, or a migrated lake."""
+    folder = tmp_path_factory.mktemp("shared")
+    if request.param == "duckdb":
+        yield folder / "shared.duckdb"
+        return
+    server, template = request.getfixturevalue("_postgres"), request.getfixturevalue("_template_lake")
+    lake = postgres.copy_lake(server, template, folder / "shared-migrated-lake")
+    yield lake
+    postgres.drop_lake(server, lake)
 
 
 @pytest.fixture

@@ -4,8 +4,11 @@ throwaway cluster on loopback started with scripts/postgres (the one home for ho
 the end of the session. Without either, the DuckLake tests skip, unless REQUIRE_POSTGRES=1
 (CI), which makes them fail instead.
 
-Each test gets a lake of its own: a fresh database lake_<hex> on the server (dropped after the
-test) and a data directory under the test's tmp_path (`new_lake`).
+Each test gets a lake of its own: a database lake_<hex> on the server (dropped after the test) and
+a data directory under the test's tmp_path (`new_lake`). Migrating a lake takes a second of
+round trips to PostgreSQL, so a test that only needs a working warehouse (conftest's `place` and
+`on_backend`) gets a copy of one lake migrated once per session (`template_lake`, `copy_lake`);
+a test of creating or migrating a lake asks for an empty one (`new_lake`).
 """
 
 from __future__ import annotations
@@ -42,12 +45,12 @@ class Server:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
 
-    def execute(self, sql: str, dbname: str = "postgres") -> list[tuple]:
+    def execute(self, sql: str, dbname: str = "postgres", params: list | None = None) -> list[tuple]:
         """Run one statement as the server's superuser, outside a transaction (CREATE DATABASE)."""
         import psycopg
 
         with psycopg.connect(f"{self.conninfo} dbname={dbname}", autocommit=True, connect_timeout=10) as con:
-            cur = con.execute(sql)
+            cur = con.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
     def keyword(self, name: str) -> str:
@@ -86,7 +89,28 @@ def new_lake(server: Server, folder: Path, password: str | None = None) -> LakeB
     dbname = f"lake_{uuid.uuid4().hex[:12]}"
     server.execute(f"CREATE DATABASE {dbname}")
     return LakeBackend(f"postgres:dbname={dbname} {server.conninfo}", f"{folder}/",
-                Secret(password) if password else None)
+                       Secret(password) if password else None)
+
+
+def template_lake(server: Server, folder: Path) -> LakeBackend:
+    """A lake that a warehouse opened once: migrated, its options and default settings stored.
+    `copy_lake` copies it; nothing else may connect to it (PostgreSQL copies a database only then)."""
+    from clari_data.storage.warehouse import Warehouse
+
+    lake = new_lake(server, folder)
+    Warehouse(lake).close()
+    return lake
+
+
+def copy_lake(server: Server, template: LakeBackend, folder: Path) -> LakeBackend:
+    """A lake of its own as `template` is: a copy of its catalog database, and of its data files
+    under `folder` (the catalog names them relative to its data path, which is set to `folder`)."""
+    dbname = f"lake_{uuid.uuid4().hex[:12]}"
+    server.execute(f"CREATE DATABASE {dbname} TEMPLATE {template.server()[3]}")
+    shutil.copytree(template.data_path, folder)
+    server.execute("UPDATE ducklake_metadata SET value = %s WHERE key = 'data_path' AND scope IS NULL", dbname,
+                   [f"{folder}/"])
+    return LakeBackend(f"postgres:dbname={dbname} {server.conninfo}", f"{folder}/")
 
 
 def drop_lake(server: Server, lake: LakeBackend) -> None:
@@ -102,11 +126,11 @@ def lake_settings(base: Settings, lake: LakeBackend) -> Settings:
 
 
 def on_backend(settings: Settings, backend: str, request: pytest.FixtureRequest) -> Settings:
-    """`settings` with [warehouse] on the backend under test: as they are for "duckdb", on a fresh
-    lake of the test's own (conftest's `new_lake`) for "ducklake"."""
+    """`settings` with [warehouse] on the backend under test: as they are for "duckdb", on a
+    migrated lake of the test's own (conftest's `migrated_lake`) for "ducklake"."""
     if backend == "duckdb":
         return settings
-    return lake_settings(settings, request.getfixturevalue("new_lake")())
+    return lake_settings(settings, request.getfixturevalue("migrated_lake")())
 
 
 def default_lake_settings(lake: LakeBackend, tmp_path: Path) -> Settings:

@@ -2,6 +2,7 @@
 tests/browser too, `from conftest import ...` would be ambiguous)."""
 
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,13 +25,21 @@ def write_config(folder: Path, text: str = "") -> Path:
     return config
 
 
+# wait_until's longest pause between checks: at most this late to see a state, at most 20 checks a second.
+POLL_MAX = 0.05
+
+
 def wait_until(condition, timeout: float = 30.0, what: str = "the condition") -> None:
-    """Poll a condition on the system's own state, instead of sleeping a guessed time."""
+    """Poll a condition on the system's own state, instead of sleeping a guessed time. The pause
+    between checks grows from 5 ms to POLL_MAX: quick states are seen quickly, and a long wait
+    does not take the CPU from the threads and processes it waits for (at a steady 5 ms, it did)."""
     deadline = time.monotonic() + timeout
+    pause = 0.005
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} was not reached in {timeout:g} s")
-        time.sleep(0.005)
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_MAX)
 
 
 def posts(simulator) -> int:
@@ -46,3 +55,12 @@ def sql_value(wh, sql: str, params: list | None = None):
         return cur.execute(sql, params or []).fetchone()[0]
     finally:
         cur.close()
+
+
+@contextmanager
+def unchanged(wh):
+    """Fails if the warehouse's data changed inside: guards one that a module's tests share
+    (conftest's module_place), which a test that writes would change under the tests after it."""
+    before = wh.table_contents()
+    yield
+    assert wh.table_contents() == before, "a test changed the warehouse its module shares: give it one of its own"

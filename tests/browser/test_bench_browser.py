@@ -13,6 +13,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_the_browser_benchmark_opens_a_page_and_writes_its_table(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("CLARI_API_KEY", "CLARI_DB_PATH", "CLARI_CONFIG")}
     proc = subprocess.run([sys.executable, "-m", "bench", "browser", "--users", "30", "--pages", "/reps",

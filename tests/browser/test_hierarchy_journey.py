@@ -67,6 +67,7 @@ def same_level_in_a_new_browser(browser, url: str, level: str, charts_bound: boo
         fresh.close()
 
 
+@pytest.mark.slow
 def test_from_the_top_to_a_rep_and_back_with_each_level_in_the_url(big, browser, context):
     page = context.new_page()
     open_page(page, f"{big.url}/reps", TITLE)

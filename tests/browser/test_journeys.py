@@ -89,6 +89,7 @@ def previous_period() -> str:
     return shift_period(FiscalCalendar().quarter_of(datetime.now(UTC).date()), -1)
 
 
+@pytest.mark.slow
 def test_a_shared_deep_link_works_as_the_first_request_after_start(tmp_path, context):
     server = Server(tmp_path)  # fresh: this link is the very first page request it serves
     try:
@@ -173,6 +174,7 @@ def test_a_link_with_unknown_values_shows_the_notice_and_the_defaults(server, co
     screenshot(page, "bad-link-notice")
 
 
+@pytest.mark.slow
 def test_refresh_now_shows_progress_and_every_window_moves_to_the_new_data(tmp_path, browser):
     # Slow simulated jobs, so the other window's poll catches the refresh while it runs.
     server = Server(tmp_path, "[schedule]\nmanual_cooldown_seconds = 60\n", job_seconds=2.5)

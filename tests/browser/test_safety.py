@@ -45,6 +45,7 @@ def test_hostile_names_render_as_text_and_run_nothing(tmp_path, context):
         server.stop()
 
 
+@pytest.mark.slow
 def test_in_tenant_mode_the_key_is_in_no_page_and_no_url(tmp_path, context):
     with SimulatorServer(SyntheticOrg(seed=7, users=60), api_keys=(TEST_KEY,), job_seconds=0.1).start() as sim:
         server = Server(tmp_path, f'[clari]\nbase_url = "{sim.base_url}"\npoll_interval_seconds = 0.05\n',

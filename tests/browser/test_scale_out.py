@@ -68,6 +68,7 @@ def counts(page: Page, runs: int, exports: int) -> None:
                                                                         timeout=TIMEOUT)
 
 
+@pytest.mark.slow
 def test_presses_in_two_replicas_give_one_export_and_both_windows_move_to_the_new_data(tmp_path, browser, new_lake):
     org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)
     with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=1.5).start() as simulator:

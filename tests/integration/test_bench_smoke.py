@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS, DAYS = 40, 3
+pytestmark = pytest.mark.slow  # the bench run the tests share takes minutes
 PAGES = ("overview", "accuracy", "coverage", "reps", "changes", "projection", "data")  # each run whole by AppTest
 # Timed for their data only: the Overview's pacing, the /changes waterfall, and each page with a
 # selection as of a past export.

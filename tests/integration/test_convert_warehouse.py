@@ -85,6 +85,7 @@ def converted(tmp_path_factory):
     return path, result, original
 
 
+@pytest.mark.slow
 def test_a_duckdb_2_warehouse_is_converted_keeping_every_row_and_the_original(converted, tmp_path):
     path, result, original = converted
     needs_duckdb2(result)

@@ -25,6 +25,7 @@ def small_demo(demo_settings):
                    schedule=replace(ScheduleSettings(), enabled=False))
 
 
+@pytest.mark.slow
 def test_the_backfill_loads_the_ended_quarters_and_each_day_of_this_one(small_demo):
     said = []
     with Warehouse.from_settings(small_demo) as wh:
@@ -70,6 +71,7 @@ def test_the_backfill_loads_the_ended_quarters_and_each_day_of_this_one(small_de
         assert wh.demo_clock() == (SIM_NOW + timedelta(days=1)).replace(tzinfo=None)
 
 
+@pytest.mark.slow
 def test_the_service_backfills_on_a_demo_s_first_start_only(small_demo):
     service = RefreshService(small_demo).start()
     try:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 from support import SIM_NOW, TEST_KEY, wait_until
 
@@ -52,6 +53,7 @@ def test_a_read_open_across_a_commit_sees_only_the_export_it_began_with(sim_sett
             assert observe_in(wh, sel, cur) == first  # and not inside: no mix of the two exports
 
 
+@pytest.mark.slow
 def test_threads_reading_during_a_refresh_see_whole_exports(sim_settings, tmp_path):
     # A larger org makes the load long enough for many reads to overlap it.
     org = SyntheticOrg(seed=5, users=1500, now=SIM_NOW)
@@ -97,6 +99,7 @@ def test_threads_reading_during_a_refresh_see_whole_exports(sim_settings, tmp_pa
         assert snapshots == {old if version == old[0] else new}, f"mixed reads at version {version}"
 
 
+@pytest.mark.slow
 def test_app_sessions_render_during_a_refresh(tmp_path, monkeypatch):
     """AppTest sessions keep rendering, without an exception, while the server's refresh writes."""
     config = tmp_path / "clari.toml"

@@ -85,6 +85,7 @@ def test_an_interrupted_export_is_polled_again_not_queued_again(sim_settings, si
     assert sim_wh.in_flight_job("net_arr", period) is None
 
 
+@pytest.mark.slow
 def test_demo_refreshes_move_the_simulated_clock(demo_settings):
     with Warehouse.from_settings(demo_settings) as wh:
         wh.set_demo_clock(SIM_NOW - timedelta(days=1))  # the first refresh runs a day later: SIM_NOW

@@ -100,6 +100,7 @@ def test_a_request_from_a_replica_is_run_by_the_worker(loaded, simulator):
         assert worker.service.warehouse.pending_refresh_requests() == []
 
 
+@pytest.mark.slow
 def test_presses_in_many_replicas_at_once_give_one_run(loaded, simulator):
     with running_worker(loaded, poll_seconds=0.5) as worker:
         many = replicas(worker, 4)
@@ -191,6 +192,7 @@ def test_replicas_apply_the_access_rules_and_record_nothing_refused(loaded):
         wait_until(lambda: replica.state().runs_completed == 2)
 
 
+@pytest.mark.slow
 def test_a_new_leader_resumes_the_run_the_last_one_left(sim_settings, simulator, backend, request):
     """The leader died mid-export (its status still says running, its Clari job stored): the next
     leader refreshes at once and polls that job instead of queuing a new export."""

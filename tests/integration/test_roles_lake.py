@@ -112,6 +112,7 @@ def on_lake(simulator: SimulatorServer, new_lake, tmp_path: Path, **schedule) ->
     return postgres.lake_settings(base, new_lake())
 
 
+@pytest.mark.slow
 def test_presses_in_two_replicas_give_one_export_and_both_see_the_new_data(simulator, new_lake, tmp_path, workers):
     settings = on_lake(simulator, new_lake, tmp_path, manual_cooldown_seconds=300)
     worker = workers(settings, "a")
@@ -165,6 +166,7 @@ def test_presses_in_two_replicas_give_one_export_and_both_see_the_new_data(simul
         two.stop()
 
 
+@pytest.mark.slow
 def test_a_standby_takes_over_after_kill_9_mid_export_and_resumes_the_job(new_lake, tmp_path, workers):
     # Slow jobs: the leader is killed while Clari still works on its export.
     org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)

@@ -39,6 +39,7 @@ def rendered(at: AppTest) -> str:
     return "\n".join(str(node.proto) for block in (at.main, at.sidebar) for node in block)
 
 
+@pytest.mark.slow
 def test_the_key_never_leaks(sim_settings, simulator, tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included, at its most talkative
     seen: list[str] = []

@@ -8,12 +8,14 @@ from datetime import datetime
 import pandas as pd
 import pytest
 from builders import Export
+from support import unchanged
 from test_views import EXPORTED, W1, W2, golden_export, second_export
 
 from clari_data.alerting import alerts
 from clari_data.read import analytics, page_data
 from clari_data.read.analytics import Selection
 from clari_data.shared.config import AlertSettings, FieldRoles
+from clari_data.storage.warehouse import Warehouse
 
 SECOND = datetime(2026, 4, 11, 8, 0)
 BETWEEN = datetime(2026, 4, 10, 20, 0)  # after the first export, before the second
@@ -26,13 +28,17 @@ def load(wh, tmp_path, export: Export, job: str, at: datetime):
                           requested_period="2026_Q1", exported_at=at, thresholds=THRESHOLDS)
 
 
-@pytest.fixture
-def two(wh, tmp_path):
-    """The warehouse after both exports, and what the pages read right after the first one."""
-    load(wh, tmp_path, golden_export(), "a", EXPORTED)
-    after_first = {name: fn(wh, SEL) for name, fn in QUERIES.items()}
-    load(wh, tmp_path, second_export(), "b", SECOND)
-    return wh, after_first
+@pytest.fixture(scope="module")
+def two(module_place, tmp_path_factory):
+    """The warehouse after both exports, and what the pages read right after the first one (the
+    module's tests only read it)."""
+    folder = tmp_path_factory.mktemp("exports")
+    with Warehouse(module_place) as wh:
+        load(wh, folder, golden_export(), "a", EXPORTED)
+        after_first = {name: fn(wh, SEL) for name, fn in QUERIES.items()}
+        load(wh, folder, second_export(), "b", SECOND)
+        with unchanged(wh):
+            yield wh, after_first
 
 
 QUERIES = {

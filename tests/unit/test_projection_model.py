@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 from builders import Export, small_org
+from support import unchanged
 
 from bench import projection as research
 from clari_data.read import page_data, projection
@@ -75,16 +76,30 @@ def ended_quarter(wh: Warehouse, folder, i: int, period: str, start: date, scale
     load(wh, folder, period, start, calls, actual, ended_on(start))
 
 
-@pytest.fixture
-def tenant(place, tmp_path):
+def build_tenant(wh: Warehouse, folder) -> None:
     """Four ended quarters, and the open one with Rex calling 125,000 and 30,000 closed."""
-    wh = Warehouse(place("projection"))
     for i, (period, start) in enumerate(ENDED):
-        ended_quarter(wh, tmp_path, i, period, start)
-    load(wh, tmp_path, OPEN[0], OPEN[1], {"r1": 125_000, "r2": 200_000, "r3": 100_000},
+        ended_quarter(wh, folder, i, period, start)
+    load(wh, folder, OPEN[0], OPEN[1], {"r1": 125_000, "r2": 200_000, "r3": 100_000},
          {"r1": 30_000, "r2": 50_000, "r3": 120_000}, datetime(2026, 1, 20))
-    yield wh, tmp_path
-    wh.close()
+
+
+@pytest.fixture(scope="module")
+def tenant(module_place, tmp_path_factory):
+    """The tenant, which the module's tests only read."""
+    folder = tmp_path_factory.mktemp("projection")
+    with Warehouse(module_place) as wh:
+        build_tenant(wh, folder)
+        with unchanged(wh):
+            yield wh
+
+
+@pytest.fixture
+def own_tenant(place, tmp_path):
+    """The tenant, for a test that adds to it."""
+    with Warehouse(place("projection")) as wh:
+        build_tenant(wh, tmp_path)
+        yield wh, tmp_path
 
 
 def view(wh: Warehouse, name: str) -> pd.DataFrame:
@@ -102,7 +117,7 @@ def row(frame: pd.DataFrame, user_id: str, week: int | None = None) -> pd.Series
 
 
 def test_a_rep_who_always_calls_25_percent_high_gets_a_p50_about_20_percent_below_the_call(tenant):
-    wh, _ = tenant
+    wh = tenant
     rex = row(view(wh, "forecast_projection"), "r1")
     # Rex's own log ratio is ln(0.8) in each of 4 quarters; his team's (Rex's and Ria's 8 rows: four
     # ln(0.8), four 0) has median ln(0.8) / 2 and sample variance 8 (ln(0.8) / 2)^2 / 7.
@@ -119,7 +134,7 @@ def test_a_rep_who_always_calls_25_percent_high_gets_a_p50_about_20_percent_belo
 
 
 def test_a_rep_alone_in_a_team_is_projected_from_the_median_of_their_own_ratios(tenant):
-    wh, _ = tenant
+    wh = tenant
     rob = row(view(wh, "forecast_projection"), "r3")
     logs = [math.log(r) for r in ROB_RATIOS]
     median = sorted(logs)[1] / 2 + sorted(logs)[2] / 2
@@ -135,7 +150,7 @@ def test_a_rep_alone_in_a_team_is_projected_from_the_median_of_their_own_ratios(
 
 
 def test_the_python_estimator_is_the_sql_views_own(tenant):
-    wh, _ = tenant
+    wh = tenant
     hist = research.history(wh, "net_arr")
     fitted = research.fit(hist[hist["period_end"] < pd.Timestamp(OPEN[1])])
     sql = view(wh, "forecast_projection")
@@ -157,8 +172,8 @@ def test_the_python_estimator_is_the_sql_views_own(tenant):
         assert (merged[column] - merged[f"{column}_py"]).abs().max() < 1e-9, column
 
 
-def test_the_back_test_projects_each_quarter_from_earlier_ones_only(tenant):
-    wh, folder = tenant
+def test_the_back_test_projects_each_quarter_from_earlier_ones_only(own_tenant):
+    wh, folder = own_tenant
     before = view(wh, "projection_backtest")
     # Q1 and Q2 2025 have fewer than two ended quarters before them; Q3 and Q4 are back-tested.
     assert sorted(before["time_period"].unique()) == ["2025_Q3", "2025_Q4"]
@@ -209,7 +224,7 @@ def test_the_band_s_coverage_counts_finals_between_p50_and_p90_and_none_outside(
 
 
 def test_the_views_have_the_issue_s_columns(tenant):
-    wh, _ = tenant
+    wh = tenant
     assert list(view(wh, "forecast_projection").columns) == [
         "forecast_id", "time_period", "user_id", "week_number", "call_amount", "closed_amount", "p10_amount",
         "p50_amount", "p90_amount", "quarters_used", "method"]
@@ -222,7 +237,7 @@ def test_the_views_have_the_issue_s_columns(tenant):
 
 
 def test_the_page_data_of_a_selection(tenant):
-    wh, _ = tenant
+    wh = tenant
     shown = page_data.projection(wh, Selection("net_arr", "2026_Q1", reps=("r1",)))
     assert list(shown.members["user_id"]) == ["r1"]
     assert list(shown.weeks["week_number"]) == [1, 2] and (shown.weeks["users"] == 1).all()

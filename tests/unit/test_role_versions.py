@@ -113,6 +113,7 @@ def test_a_rejected_load_leaves_the_history_as_it_was(wh, tmp_path):
     assert rows(wh, "SELECT * FROM role_value_versions") == before
 
 
+@pytest.mark.slow
 def test_changed_field_roles_rebuild_the_history_as_the_loads_would_have_kept_it(place, tmp_path):
     swapped = FieldRoles(commit="fc_best_case", best_case="fc_commit")
     with Warehouse(place("a")) as wh:

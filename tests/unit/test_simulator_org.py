@@ -447,6 +447,7 @@ def test_past_quarters_do_not_change_when_the_clock_moves():
     assert export_bytes(org, "2026_Q1") == before
 
 
+@pytest.mark.slow
 def test_ten_thousand_users_stream_in_bounded_memory():
     """1.1M entries (10k users x 8 fields x 14 weeks) in bounded memory (its speed: bench/limits.py).
 
@@ -514,6 +515,7 @@ def test_the_clock_can_be_set_but_must_be_aware():
         org.now = datetime(2026, 8, 1)
 
 
+@pytest.mark.slow
 def test_the_stream_speed_is_measured_by_the_benchmark():
     """Its throughput limit is the benchmark's (`python -m bench.limits`), never a pass/fail test's."""
     from bench import limits

@@ -24,7 +24,7 @@ def count(wh, sql, params=None):
 
 
 def test_migrations_apply_once_and_reopen(place):
-    path = place()
+    path = place(empty=True)
     Warehouse(path).close()
     with Warehouse(path) as wh:
         versions = [r[0] for r in wh.cursor().execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
