@@ -5,6 +5,7 @@ import streamlit as st
 
 from clari_data.read import charts, page_data
 from clari_data.read.projection import MIN_QUARTERS, POOLING, summary_line
+from clari_data.shared.rules import band_side
 from ui import page, run
 from ui.format import DASH, md_text, money, week_label
 
@@ -50,15 +51,15 @@ st.plotly_chart(charts.projection_fan(weekly, f"Projection by week, {r.period_la
                 key="projection-fan")
 
 st.subheader("Per person", anchor=False)
-banded = rows[rows["p10_amount"].notna() & rows["p90_amount"].notna()]
-outside = banded[(banded["call_amount"] > banded["p90_amount"]) | (banded["call_amount"] < banded["p10_amount"])]
+sides = [band_side(c, p10, p90) for c, p10, p90 in zip(rows["call_amount"], rows["p10_amount"], rows["p90_amount"])]
+banded = [side for side in sides if side is not None]
+outside = [side for side in banded if side]
 # Whole dollars: the quantiles are ratios times calls, and cents would claim a precision they lack.
 table = rows.round({"p10_amount": 0, "p50_amount": 0, "p90_amount": 0}).assign(
     band=[f"{money(p10)} – {money(p90)}" if p10 == p10 and p90 == p90 else DASH
           for p10, p90 in zip(rows["p10_amount"], rows["p90_amount"])],
     p50_minus_call=(rows["p50_amount"] - rows["call_amount"]).round(),
-    call_outside=["above" if c > p90 else "below" if c < p10 else "" if p10 == p10 else DASH
-                  for c, p10, p90 in zip(rows["call_amount"], rows["p10_amount"], rows["p90_amount"])],
+    call_outside=[DASH if side is None else side for side in sides],
 )
 st.caption(f"{len(outside):,} of {len(banded):,} people with a band call outside it: their call is above their "
            "P90 or below their P10, which their own past says happens one time in five.")

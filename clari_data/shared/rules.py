@@ -145,18 +145,31 @@ def change_alert(significant: DataFrame, call_fields: set[str], *, change_pct: f
                  tuple(items), f"{change_pct:g}% and {money.full(change_min_amount)}")
 
 
+def band_side(call: float | None, p10: float | None, p90: float | None) -> str | None:
+    """Where a commit call lies against the caller's own P10-P90 band: "above", "below", "" inside it
+    (a call on an edge is inside), None without a band. The band banner and /projection's table
+    both say it from here."""
+    if money.is_missing(p10) or money.is_missing(p90):
+        return None
+    if money.is_missing(call):
+        return ""
+    return "above" if call > p90 else "below" if call < p10 else ""
+
+
 def band_alert(rows: DataFrame) -> Alert | None:
     """`rows`: `projection.members` of a selection: each person's commit call and their own
     P10-P90 band (learned from their past quarters) at the week shown."""
     banded = rows[rows["p10_amount"].notna() & rows["p90_amount"].notna() & rows["call_amount"].notna()]
-    outside = banded[(banded["call_amount"] > banded["p90_amount"]) | (banded["call_amount"] < banded["p10_amount"])]
+    sides = [band_side(c, p10, p90) for c, p10, p90 in zip(banded["call_amount"], banded["p10_amount"],
+                                                           banded["p90_amount"])]
+    outside = banded[[side != "" for side in sides]]
     if outside.empty:
         return None
     # The furthest outside first, in proportion to the band's own edge.
     edge = outside["p90_amount"].where(outside["call_amount"] > outside["p90_amount"], outside["p10_amount"])
     outside = outside.reindex(((outside["call_amount"] - edge).abs() / edge.abs()).sort_values(ascending=False).index)
     items = [AlertItem(r.user_id, _text(r.user_name, r.user_id),
-                       f"call {money.full(r.call_amount)} {'above' if r.call_amount > r.p90_amount else 'below'} "
+                       f"call {money.full(r.call_amount)} {band_side(r.call_amount, r.p10_amount, r.p90_amount)} "
                        f"{money.full(r.p10_amount)}-{money.full(r.p90_amount)}")
              for r in outside.itertuples()]
     return Alert("band",

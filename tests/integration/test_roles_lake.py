@@ -26,11 +26,11 @@ from support import SIM_NOW, TEST_KEY, posts, wait_until
 
 from clari_data.__main__ import EXIT_BUSY
 from clari_data.ingest.simulator import SimulatorServer, SyntheticOrg
-from clari_data.runtime.leader import APP_PREFIX
 from clari_data.runtime.replica import ReplicaService
 from clari_data.runtime.scheduler import _writer
 from clari_data.runtime.worker import EXIT_LOST, EXIT_STOPPED
 from clari_data.shared.config import ClariSettings, ScheduleSettings, Secret, Settings, WarehouseSettings
+from clari_data.storage.backends.lake import APP_PREFIX
 from clari_data.storage.warehouse import Warehouse, WarehouseBusy
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,6 +22,7 @@ from clari_data.shared.rules import (
     AlertItem,
     accuracy_alert,
     band_alert,
+    band_side,
     change_alert,
     coverage_alert,
     export_problem_alert,
@@ -210,6 +211,13 @@ def test_band_alert_names_the_calls_outside_furthest_first():
     assert alert.items == (AlertItem("r2", "Ria", "call $60,000 below $80,000-$120,000"),
                            AlertItem("r1", "Rex", "call $120,000 above $80,000-$120,000"))
     assert alert.message.startswith("2 of 3 commit call(s) lie outside the caller's own P10-P90 band")
+
+
+def test_band_side_is_what_the_banner_and_the_projection_table_say():
+    assert [band_side(c, 80.0, 120.0) for c in (79.99, 80.0, 100.0, 120.0, 120.01)] == \
+        ["below", "", "", "", "above"]
+    assert band_side(100.0, np.nan, np.nan) is None and band_side(100.0, None, 120.0) is None
+    assert band_side(np.nan, 80.0, 120.0) == ""
 
 
 # -- stale -----------------------------------------------------------------------------------
