@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import postgres
@@ -212,50 +213,48 @@ def mid_export(simulator: SimulatorServer, settings: Settings, reader: Warehouse
     return job_id
 
 
-def test_sigterm_mid_refresh_lets_the_run_finish_then_the_worker_exits_0(new_lake, tmp_path, workers):
+@contextmanager
+def leading_mid_export(new_lake, tmp_path, workers, job_seconds: float):
+    """Worker a leading a lake whose startup refresh has stored its Clari job, which Clari still
+    works on (for `job_seconds`): the simulator, the settings, the worker, a reader and the job id."""
     org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)
-    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=3).start() as simulator:
+    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=job_seconds).start() as simulator:
         settings = on_lake(simulator, new_lake, tmp_path)
         worker = workers(settings, "a")
         worker.wait_for(r"worker a on \S+ \(pid \d+\) leads:")
         reader = Warehouse.from_settings(settings, writer=False)
         try:
-            job_id = mid_export(simulator, settings, reader)
-            worker.process.send_signal(signal.SIGTERM)
-            assert worker.process.wait(timeout=120) == EXIT_STOPPED, worker.text()[-3000:]
-            assert "waiting for the running refresh to end" in worker.text()
-            assert reader.cursor().execute("SELECT trigger, outcome FROM runs").fetchall() == [("startup", "success")]
-            assert reader.cursor().execute("SELECT job_id, status FROM export_attempts").fetchall() == [
-                (job_id, "loaded")]
-            # The worker said it stopped once the run had ended, not while it still wrote.
-            status = reader.worker_status()
-            assert (status["state"], status["stage"]) == ("stopped", "done") and status["last_finished_at"]
-            assert reader.data_version() == 1
-            assert posts(simulator) == 1
+            yield simulator, settings, worker, reader, mid_export(simulator, settings, reader)
         finally:
             reader.close()
+
+
+def test_sigterm_mid_refresh_lets_the_run_finish_then_the_worker_exits_0(new_lake, tmp_path, workers):
+    with leading_mid_export(new_lake, tmp_path, workers, job_seconds=3) as (simulator, _, worker, reader, job_id):
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(timeout=120) == EXIT_STOPPED, worker.text()[-3000:]
+        assert "waiting for the running refresh to end" in worker.text()
+        assert reader.cursor().execute("SELECT trigger, outcome FROM runs").fetchall() == [("startup", "success")]
+        assert reader.cursor().execute("SELECT job_id, status FROM export_attempts").fetchall() == [
+            (job_id, "loaded")]
+        # The worker said it stopped once the run had ended, not while it still wrote.
+        status = reader.worker_status()
+        assert (status["state"], status["stage"]) == ("stopped", "done") and status["last_finished_at"]
+        assert reader.data_version() == 1
+        assert posts(simulator) == 1
 
 
 def test_a_leader_whose_lock_connection_ends_exits_4_at_once_mid_refresh(new_lake, tmp_path, workers, _postgres):
     # A job Clari never finishes while this test runs: the exit cannot be the run's end.
-    org = SyntheticOrg(seed=7, users=30, now=SIM_NOW)
-    with SimulatorServer(org, api_keys=(TEST_KEY,), job_seconds=3600).start() as simulator:
-        settings = on_lake(simulator, new_lake, tmp_path)
-        worker = workers(settings, "a")
-        worker.wait_for(r"worker a on \S+ \(pid \d+\) leads:")
-        reader = Warehouse.from_settings(settings, writer=False)
-        try:
-            job_id = mid_export(simulator, settings, reader)
-            # As when PostgreSQL restarts: the session holding the advisory lock ends.
-            [(ended,)] = _postgres.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                           f"WHERE application_name LIKE '{APP_PREFIX}a on %'")
-            assert ended == 1
-            assert worker.process.wait(timeout=120) == EXIT_LOST, worker.text()[-3000:]
-            assert "lost the leader lock" in worker.text()
-            assert reader.in_flight_job("net_arr", settings.clari.time_periods[0]) == job_id  # for the next leader
-            assert reader.data_version() == 0
-        finally:
-            reader.close()
+    with leading_mid_export(new_lake, tmp_path, workers, job_seconds=3600) as (_, settings, worker, reader, job_id):
+        # As when PostgreSQL restarts: the session holding the advisory lock ends.
+        [(ended,)] = _postgres.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                       f"WHERE application_name LIKE '{APP_PREFIX}a on %'")
+        assert ended == 1
+        assert worker.process.wait(timeout=120) == EXIT_LOST, worker.text()[-3000:]
+        assert "lost the leader lock" in worker.text()
+        assert reader.in_flight_job("net_arr", settings.clari.time_periods[0]) == job_id  # for the next leader
+        assert reader.data_version() == 0
 
 
 @pytest.fixture
