@@ -495,6 +495,7 @@ def test_secrets_never_appear_in_errors_logs_rows_or_messages(demo_settings, dem
         settings = with_notify(standing_still(demo_settings), slack, inbox, smtp_username=Secret(USERNAME),
                                smtp_password=Secret(PASSWORD), alerts={"coverage_min": 1000.0})
         caplog.set_level(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger="httpx")  # whatever an earlier test in this process set it to
         slack.mode = "error"  # answers with the path it was called on, token included
         inbox.reply = f"550 no thanks {USERNAME} {PASSWORD}"  # a server echoing the login
         failed = refresh_and_notify(settings, demo_wh)

@@ -5,6 +5,7 @@ one registry line (a third one, in memory, registered here and run through the c
 from __future__ import annotations
 
 import ast
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -118,6 +119,9 @@ def test_unknown_backends_and_a_replica_on_an_unshared_one_are_refused():
 ])
 def test_the_command_line_refuses_a_backend_s_settings_before_anything_starts(command, config, message, tmp_path,
                                                                                monkeypatch, capsys):
+    # `main` quietens httpx's loggers for a worker, in this process: put them back for the tests after.
+    for chatty in ("httpx", "httpcore", "apscheduler"):
+        monkeypatch.setattr(logging.getLogger(chatty), "level", logging.getLogger(chatty).level)
     for variable in ("CLARI_API_KEY", "CLARI_CONFIG", "CLARI_DB_PATH", "CLARI_ROLE", "CLARI_SECRETS"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.chdir(tmp_path)
