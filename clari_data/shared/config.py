@@ -143,10 +143,9 @@ class WarehouseSettings:
     # and the diff, and each keeps memory of its own.
     threads: int | None = None
     downloads_dir: str | None = None  # where exports land before loading; default beside the warehouse
-    # "duckdb": the embedded file at `path`, one process. "ducklake": a DuckLake whose catalog is
-    # the PostgreSQL database `catalog` names and whose data files live under `data_path`, shared by
-    # one refresh worker and any number of dashboard replicas ([server] role). Which names exist and
-    # what each needs is the backends' (clari_data/storage/backends: Backend.from_settings checks them).
+    # Where the tables live: the embedded file at `path` (the default), or a backend named in
+    # clari_data/storage/backends, which says what each needs (`catalog`, `data_path`) and checks it
+    # (Backend.from_settings).
     backend: str = "duckdb"
     catalog: str | None = None  # "postgres:dbname=clari host=db.internal port=5432 user=clari"
     data_path: str | None = None  # a shared directory, or an object-store URL

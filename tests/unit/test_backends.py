@@ -141,8 +141,9 @@ class MemoryBackend(Backend):
     ":memory:<name>": every connection of the process to the name reaches it), gone once the last
     one closes. One process, which writes it."""
 
-    name: str
+    label: str
 
+    name: ClassVar[str] = "memory"
     shared: ClassVar[bool] = False
     kind: ClassVar[str] = "a warehouse in memory"
 
@@ -151,14 +152,14 @@ class MemoryBackend(Backend):
         return cls(Path(w.path).stem)
 
     def describe(self) -> str:
-        return f"the in-memory warehouse {self.name}"
+        return f"the in-memory warehouse {self.label}"
 
     @property
     def key(self) -> str:
-        return f":memory:{self.name}"
+        return f":memory:{self.label}"
 
     def open(self, config: dict[str, Any], *, writer: bool) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(f":memory:{self.name}", config=config)
+        return duckdb.connect(f":memory:{self.label}", config=config)
 
     def upkeep(self, cur: Cursor) -> None:
         cur.execute("CHECKPOINT")
@@ -173,7 +174,7 @@ class MemoryBackend(Backend):
 
 @pytest.fixture
 def memory_backend(monkeypatch):
-    monkeypatch.setitem(BACKENDS, "memory", MemoryBackend)  # the registry line
+    monkeypatch.setitem(BACKENDS, MemoryBackend.name, MemoryBackend)  # the registry line
 
 
 def test_a_third_backend_is_a_module_and_a_registry_line(memory_backend, tmp_path, monkeypatch, capsys):

@@ -103,6 +103,7 @@ class Backend(ABC):
     itself (the embedded file); a backend overrides what it does otherwise."""
 
     # Several processes may open it at once (a writer and readers): what [server] role = "web" needs.
+    name: ClassVar[str]  # its [warehouse] backend value, the registry's key
     shared: ClassVar[bool] = False
     # What it is, in the refusal of role "web" when it is not shared ("a DuckDB file").
     kind: ClassVar[str]

@@ -47,6 +47,7 @@ class FileBackend(Backend):
 
     path: Path
 
+    name: ClassVar[str] = "duckdb"
     shared: ClassVar[bool] = False
     kind: ClassVar[str] = "a DuckDB file"
 

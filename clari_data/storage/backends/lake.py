@@ -67,6 +67,7 @@ class LakeBackend(Backend):
     data_path: str
     password: Secret | None = field(default=None, repr=False)
 
+    name: ClassVar[str] = "ducklake"
     shared: ClassVar[bool] = True
     upkeep_after_runs: ClassVar[bool] = True  # its compaction (runs.py: finish_run says why)
 
