@@ -51,6 +51,14 @@ def _style(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     return fig
 
 
+def _quota_line(fig: go.Figure, weekly: pd.DataFrame) -> None:
+    """The latest week's quota as a dashed line, labelled with its amount."""
+    quota = weekly["quota_amount"].dropna()
+    if not quota.empty:
+        fig.add_hline(y=float(quota.iloc[-1]), line={"color": COLORS["target"], "dash": "dash"},
+                      annotation_text=f"Quota {money.full(quota.iloc[-1])}", annotation_position="top left")
+
+
 def _week_axis(fig: go.Figure, weekly: pd.DataFrame, title: str = "Week of the quarter", dated: str = "Week of"
                ) -> None:
     """Weeks by their first day ("30 Nov") when the frame carries `start_date`, else by number."""
@@ -92,10 +100,7 @@ def forecast_trend(weekly: pd.DataFrame, title: str = "Forecast by week") -> go.
         key = column.removesuffix("_amount")
         fig.add_scatter(x=x, y=weekly[column], name=name, mode="lines+markers", customdata=weeks,
                         line={"color": COLORS[key]}, hovertemplate=f"{name}: {MONEY_HOVER}{extra}")
-    quota = weekly["quota_amount"].dropna()
-    if not quota.empty:
-        fig.add_hline(y=float(quota.iloc[-1]), line={"color": COLORS["target"], "dash": "dash"},
-                      annotation_text=f"Quota {money.full(quota.iloc[-1])}", annotation_position="top left")
+    _quota_line(fig, weekly)
     _week_axis(fig, weekly)
     fig.update_yaxes(title=None, **MONEY_AXIS)
     return _style(fig, title)
@@ -371,10 +376,7 @@ def projection_fan(weekly: pd.DataFrame, title: str = "Projection by week") -> g
                     hovertemplate=f"Commit call: {MONEY_HOVER}{extra}")
     fig.add_scatter(x=x, y=weekly["closed_amount"], name="Closed won", mode="lines+markers", customdata=weeks,
                     line={"color": COLORS["closed"]}, hovertemplate=f"Closed won: {MONEY_HOVER}{extra}")
-    quota = weekly["quota_amount"].dropna()
-    if not quota.empty:
-        fig.add_hline(y=float(quota.iloc[-1]), line={"color": COLORS["target"], "dash": "dash"},
-                      annotation_text=f"Quota {money.full(quota.iloc[-1])}", annotation_position="top left")
+    _quota_line(fig, weekly)
     _week_axis(fig, weekly)
     fig.update_yaxes(title=None, **MONEY_AXIS)
     return _style(fig, title, height=420)
